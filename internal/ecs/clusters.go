@@ -92,7 +92,7 @@ func (s *Server) CreateCluster(ctx context.Context, in *ecsapi.CreateClusterRequ
 				if err := s.synced(ctx, kv.ModRevision); err != nil {
 					return nil, err
 				}
-				return &ecsapi.CreateClusterResponse{Cluster: s.clusterView(cur, allClusterFields)}, nil
+				return &ecsapi.CreateClusterResponse{Cluster: s.clusterView(cur, mutationFields)}, nil
 			}
 			expect = kv.ModRevision // re-create over an INACTIVE cluster
 		} else if !errors.Is(err, store.ErrNotFound) {
@@ -117,7 +117,7 @@ func (s *Server) CreateCluster(ctx context.Context, in *ecsapi.CreateClusterRequ
 		if err := s.synced(ctx, rev); err != nil {
 			return nil, err
 		}
-		return &ecsapi.CreateClusterResponse{Cluster: s.clusterView(rec, allClusterFields)}, nil
+		return &ecsapi.CreateClusterResponse{Cluster: s.clusterView(rec, mutationFields)}, nil
 	}
 }
 
@@ -148,7 +148,9 @@ func (s *Server) normalizeClusterSettings(cur, updates []ecsapi.ClusterSetting) 
 // clusterFields selects the optional parts of a cluster view.
 type clusterFields struct{ attachments, configurations, settings, statistics, tags bool }
 
-var allClusterFields = clusterFields{true, true, true, true, true}
+// mutationFields is what Create/Update/Delete answers with: everything but
+// statistics, as ECS does.
+var mutationFields = clusterFields{attachments: true, configurations: true, settings: true, tags: true}
 
 // clusterView renders a cluster with live counts.
 func (s *Server) clusterView(c clusterRecord, f clusterFields) *ecsapi.Cluster {
@@ -299,7 +301,7 @@ func (s *Server) UpdateCluster(ctx context.Context, in *ecsapi.UpdateClusterRequ
 	if err != nil {
 		return nil, err
 	}
-	return &ecsapi.UpdateClusterResponse{Cluster: s.clusterView(rec, allClusterFields)}, nil
+	return &ecsapi.UpdateClusterResponse{Cluster: s.clusterView(rec, mutationFields)}, nil
 }
 
 // UpdateClusterSettings implements ecsapi.Handler.
@@ -315,7 +317,7 @@ func (s *Server) UpdateClusterSettings(ctx context.Context, in *ecsapi.UpdateClu
 	if err != nil {
 		return nil, err
 	}
-	return &ecsapi.UpdateClusterSettingsResponse{Cluster: s.clusterView(rec, allClusterFields)}, nil
+	return &ecsapi.UpdateClusterSettingsResponse{Cluster: s.clusterView(rec, mutationFields)}, nil
 }
 
 // PutClusterCapacityProviders implements ecsapi.Handler: it replaces the
@@ -337,7 +339,7 @@ func (s *Server) PutClusterCapacityProviders(ctx context.Context, in *ecsapi.Put
 	if err != nil {
 		return nil, err
 	}
-	return &ecsapi.PutClusterCapacityProvidersResponse{Cluster: s.clusterView(rec, allClusterFields)}, nil
+	return &ecsapi.PutClusterCapacityProvidersResponse{Cluster: s.clusterView(rec, mutationFields)}, nil
 }
 
 // DeleteCluster implements ecsapi.Handler: refused while the cluster has
@@ -359,5 +361,5 @@ func (s *Server) DeleteCluster(ctx context.Context, in *ecsapi.DeleteClusterRequ
 	if err != nil {
 		return nil, err
 	}
-	return &ecsapi.DeleteClusterResponse{Cluster: s.clusterView(rec, allClusterFields)}, nil
+	return &ecsapi.DeleteClusterResponse{Cluster: s.clusterView(rec, mutationFields)}, nil
 }
