@@ -12,6 +12,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/berth-dev/berth/internal/awsapi"
+	"github.com/berth-dev/berth/internal/ecs"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -48,6 +49,7 @@ type ControlPlane struct {
 	http     *http.Server
 	listener net.Listener
 	done     chan error
+	ecs      *ecs.Server
 }
 
 // Start opens the store, registers the APIs and starts serving. It returns
@@ -125,11 +127,12 @@ func (cp *ControlPlane) Close(ctx context.Context) error {
 // only): test suites call it between tests. The root key is kept.
 func (cp *ControlPlane) handleReset(w http.ResponseWriter, r *http.Request) {
 	ctx := r.Context()
-	if _, err := cp.store.Client().Delete(ctx, "/berth/", clientv3.WithPrefix()); err != nil {
+	res, err := cp.store.Client().Delete(ctx, "/berth/", clientv3.WithPrefix())
+	if err != nil {
 		http.Error(w, "reset failed: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	if err := cp.afterReset(ctx); err != nil {
+	if err := cp.afterReset(ctx, res.Header.Revision); err != nil {
 		http.Error(w, "reset failed: "+err.Error(), http.StatusInternalServerError)
 		return
 	}

@@ -13,10 +13,13 @@ func (cp *ControlPlane) registerServices(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("starting ECS: %w", err)
 	}
+	cp.ecs = e
 	cp.edge.Register(e.Service())
 	return nil
 }
 
-// afterReset recreates what a fresh install has (nothing yet: the default
-// cluster arrives with the agent).
-func (cp *ControlPlane) afterReset(ctx context.Context) error { return nil }
+// afterReset waits until every API's cache has seen the wipe at rev, so the
+// next request after a reset reads an empty state.
+func (cp *ControlPlane) afterReset(ctx context.Context, rev int64) error {
+	return cp.ecs.Synced(ctx, rev)
+}

@@ -63,6 +63,10 @@ func (s *Server) key(parts ...string) string {
 // now returns the current time at the wire precision.
 func (s *Server) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Millisecond) }
 
+// Synced waits until the ECS cache has applied store revision rev (e.g. after
+// a write made outside this package).
+func (s *Server) Synced(ctx context.Context, rev int64) error { return s.synced(ctx, rev) }
+
 // synced waits until the cache has applied rev, so the caller's next
 // Describe/List sees the write it just made.
 func (s *Server) synced(ctx context.Context, rev int64) error {
