@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -91,6 +92,10 @@ func serializationError(err error) *Error {
 	if errors.As(err, &syntaxErr) {
 		return SerializationError("Malformed JSON at offset %d: %s", syntaxErr.Offset, syntaxErr.Error())
 	}
+	var b64Err base64.CorruptInputError
+	if errors.As(err, &b64Err) {
+		return SerializationError("Cannot deserialize value of type 'blob': invalid base64 data at input byte %d", int64(b64Err))
+	}
 	if e, ok := AsError(err); ok {
 		return e
 	}
@@ -105,6 +110,9 @@ func foundKind(v string) string {
 	switch kind {
 	case "number":
 		s = "a number"
+		if detail != "" {
+			return "the number " + detail
+		}
 	case "string":
 		s = "a string"
 	case "bool":
