@@ -33,47 +33,47 @@ const (
 	ErrCodeValidationException           = "ValidationException"
 )
 
-// NewConcurrentUpdateException returns a ConcurrentUpdateException error (HTTP 400) with a formatted message.
+// NewConcurrentUpdateException returns the API error ConcurrentUpdateException (HTTP 400) with a formatted message.
 func NewConcurrentUpdateException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeConcurrentUpdateException, 400, format, args...)
 }
 
-// NewFailedResourceAccessException returns a FailedResourceAccessException error (HTTP 400) with a formatted message.
+// NewFailedResourceAccessException returns the API error FailedResourceAccessException (HTTP 400) with a formatted message.
 func NewFailedResourceAccessException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeFailedResourceAccessException, 400, format, args...)
 }
 
-// NewInternalServiceException returns a InternalServiceException error (HTTP 400) with a formatted message.
+// NewInternalServiceException returns the API error InternalServiceException (HTTP 400) with a formatted message.
 func NewInternalServiceException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeInternalServiceException, 400, format, args...)
 }
 
-// NewInvalidNextTokenException returns a InvalidNextTokenException error (HTTP 400) with a formatted message.
+// NewInvalidNextTokenException returns the API error InvalidNextTokenException (HTTP 400) with a formatted message.
 func NewInvalidNextTokenException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeInvalidNextTokenException, 400, format, args...)
 }
 
-// NewLimitExceededException returns a LimitExceededException error (HTTP 400) with a formatted message.
+// NewLimitExceededException returns the API error LimitExceededException (HTTP 400) with a formatted message.
 func NewLimitExceededException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeLimitExceededException, 400, format, args...)
 }
 
-// NewObjectNotFoundException returns a ObjectNotFoundException error (HTTP 400) with a formatted message.
+// NewObjectNotFoundException returns the API error ObjectNotFoundException (HTTP 400) with a formatted message.
 func NewObjectNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeObjectNotFoundException, 400, format, args...)
 }
 
-// NewResourceNotFoundException returns a ResourceNotFoundException error (HTTP 400) with a formatted message.
+// NewResourceNotFoundException returns the API error ResourceNotFoundException (HTTP 400) with a formatted message.
 func NewResourceNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeResourceNotFoundException, 400, format, args...)
 }
 
-// NewTooManyTagsException returns a TooManyTagsException error (HTTP 400) with a formatted message.
+// NewTooManyTagsException returns the API error TooManyTagsException (HTTP 400) with a formatted message.
 func NewTooManyTagsException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeTooManyTagsException, 400, format, args...)
 }
 
-// NewValidationException returns a ValidationException error (HTTP 400) with a formatted message.
+// NewValidationException returns the API error ValidationException (HTTP 400) with a formatted message.
 func NewValidationException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeValidationException, 400, format, args...)
 }

@@ -7,8 +7,11 @@ import (
 )
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CustomizedMetricSpecification) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -31,8 +34,11 @@ func (s *CustomizedMetricSpecification) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteScalingPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -62,8 +68,11 @@ func (s *DeleteScalingPolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteScheduledActionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -93,8 +102,11 @@ func (s *DeleteScheduledActionRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeregisterScalableTargetRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -119,8 +131,11 @@ func (s *DeregisterScalableTargetRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeScalableTargetsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -145,8 +160,11 @@ func (s *DescribeScalableTargetsRequest) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeScalingActivitiesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -170,8 +188,11 @@ func (s *DescribeScalingActivitiesRequest) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeScalingPoliciesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -199,8 +220,11 @@ func (s *DescribeScalingPoliciesRequest) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeScheduledActionsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -228,8 +252,11 @@ func (s *DescribeScheduledActionsRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetPredictiveScalingForecastRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -265,8 +292,11 @@ func (s *GetPredictiveScalingForecastRequest) validate(v *awsapi.Validator, p st
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListTagsForResourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -281,8 +311,11 @@ func (s *ListTagsForResourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *MetricDimension) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -298,8 +331,11 @@ func (s *MetricDimension) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PredefinedMetricSpecification) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -317,8 +353,11 @@ func (s *PredefinedMetricSpecification) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PredictiveScalingCustomizedMetricSpecification) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -335,8 +374,11 @@ func (s *PredictiveScalingCustomizedMetricSpecification) validate(v *awsapi.Vali
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PredictiveScalingMetric) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -357,8 +399,11 @@ func (s *PredictiveScalingMetric) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PredictiveScalingMetricDataQuery) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -382,8 +427,11 @@ func (s *PredictiveScalingMetricDataQuery) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PredictiveScalingMetricDimension) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -403,8 +451,11 @@ func (s *PredictiveScalingMetricDimension) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PredictiveScalingMetricSpecification) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -432,8 +483,11 @@ func (s *PredictiveScalingMetricSpecification) validate(v *awsapi.Validator, p s
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PredictiveScalingMetricStat) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -456,8 +510,11 @@ func (s *PredictiveScalingMetricStat) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PredictiveScalingPolicyConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -486,8 +543,11 @@ func (s *PredictiveScalingPolicyConfiguration) validate(v *awsapi.Validator, p s
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PredictiveScalingPredefinedLoadMetricSpecification) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -505,8 +565,11 @@ func (s *PredictiveScalingPredefinedLoadMetricSpecification) validate(v *awsapi.
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PredictiveScalingPredefinedMetricPairSpecification) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -524,8 +587,11 @@ func (s *PredictiveScalingPredefinedMetricPairSpecification) validate(v *awsapi.
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PredictiveScalingPredefinedScalingMetricSpecification) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -543,8 +609,11 @@ func (s *PredictiveScalingPredefinedScalingMetricSpecification) validate(v *awsa
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutScalingPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -586,8 +655,11 @@ func (s *PutScalingPolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutScheduledActionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -623,8 +695,11 @@ func (s *PutScheduledActionRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *RegisterScalableTargetRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -656,8 +731,11 @@ func (s *RegisterScalableTargetRequest) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ScalableTargetAction) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -666,8 +744,11 @@ func (s *ScalableTargetAction) Validate() error {
 func (s *ScalableTargetAction) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *StepAdjustment) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -676,8 +757,11 @@ func (s *StepAdjustment) Validate() error {
 func (s *StepAdjustment) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *StepScalingPolicyConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -693,8 +777,11 @@ func (s *StepScalingPolicyConfiguration) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SuspendedState) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -703,8 +790,11 @@ func (s *SuspendedState) Validate() error {
 func (s *SuspendedState) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TagResourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -725,8 +815,11 @@ func (s *TagResourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TargetTrackingMetric) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -747,8 +840,11 @@ func (s *TargetTrackingMetric) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TargetTrackingMetricDataQuery) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -772,8 +868,11 @@ func (s *TargetTrackingMetricDataQuery) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TargetTrackingMetricDimension) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -793,8 +892,11 @@ func (s *TargetTrackingMetricDimension) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TargetTrackingMetricStat) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -817,8 +919,11 @@ func (s *TargetTrackingMetricStat) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TargetTrackingScalingPolicyConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -834,8 +939,11 @@ func (s *TargetTrackingScalingPolicyConfiguration) validate(v *awsapi.Validator,
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UntagResourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()

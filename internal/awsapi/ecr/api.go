@@ -71,237 +71,237 @@ const (
 	ErrCodeValidationException                          = "ValidationException"
 )
 
-// NewBlockedByOrganizationPolicyException returns a BlockedByOrganizationPolicyException error (HTTP 400) with a formatted message.
+// NewBlockedByOrganizationPolicyException returns the API error BlockedByOrganizationPolicyException (HTTP 400) with a formatted message.
 func NewBlockedByOrganizationPolicyException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeBlockedByOrganizationPolicyException, 400, format, args...)
 }
 
-// NewEmptyUploadException returns a EmptyUploadException error (HTTP 400) with a formatted message.
+// NewEmptyUploadException returns the API error EmptyUploadException (HTTP 400) with a formatted message.
 func NewEmptyUploadException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeEmptyUploadException, 400, format, args...)
 }
 
-// NewExclusionAlreadyExistsException returns a ExclusionAlreadyExistsException error (HTTP 400) with a formatted message.
+// NewExclusionAlreadyExistsException returns the API error ExclusionAlreadyExistsException (HTTP 400) with a formatted message.
 func NewExclusionAlreadyExistsException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeExclusionAlreadyExistsException, 400, format, args...)
 }
 
-// NewExclusionNotFoundException returns a ExclusionNotFoundException error (HTTP 400) with a formatted message.
+// NewExclusionNotFoundException returns the API error ExclusionNotFoundException (HTTP 400) with a formatted message.
 func NewExclusionNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeExclusionNotFoundException, 400, format, args...)
 }
 
-// NewImageAlreadyExistsException returns a ImageAlreadyExistsException error (HTTP 400) with a formatted message.
+// NewImageAlreadyExistsException returns the API error ImageAlreadyExistsException (HTTP 400) with a formatted message.
 func NewImageAlreadyExistsException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeImageAlreadyExistsException, 400, format, args...)
 }
 
-// NewImageArchivedException returns a ImageArchivedException error (HTTP 400) with a formatted message.
+// NewImageArchivedException returns the API error ImageArchivedException (HTTP 400) with a formatted message.
 func NewImageArchivedException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeImageArchivedException, 400, format, args...)
 }
 
-// NewImageDigestDoesNotMatchException returns a ImageDigestDoesNotMatchException error (HTTP 400) with a formatted message.
+// NewImageDigestDoesNotMatchException returns the API error ImageDigestDoesNotMatchException (HTTP 400) with a formatted message.
 func NewImageDigestDoesNotMatchException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeImageDigestDoesNotMatchException, 400, format, args...)
 }
 
-// NewImageNotFoundException returns a ImageNotFoundException error (HTTP 400) with a formatted message.
+// NewImageNotFoundException returns the API error ImageNotFoundException (HTTP 400) with a formatted message.
 func NewImageNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeImageNotFoundException, 400, format, args...)
 }
 
-// NewImageStorageClassUpdateNotSupportedException returns a ImageStorageClassUpdateNotSupportedException error (HTTP 400) with a formatted message.
+// NewImageStorageClassUpdateNotSupportedException returns the API error ImageStorageClassUpdateNotSupportedException (HTTP 400) with a formatted message.
 func NewImageStorageClassUpdateNotSupportedException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeImageStorageClassUpdateNotSupportedException, 400, format, args...)
 }
 
-// NewImageTagAlreadyExistsException returns a ImageTagAlreadyExistsException error (HTTP 400) with a formatted message.
+// NewImageTagAlreadyExistsException returns the API error ImageTagAlreadyExistsException (HTTP 400) with a formatted message.
 func NewImageTagAlreadyExistsException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeImageTagAlreadyExistsException, 400, format, args...)
 }
 
-// NewInvalidLayerException returns a InvalidLayerException error (HTTP 400) with a formatted message.
+// NewInvalidLayerException returns the API error InvalidLayerException (HTTP 400) with a formatted message.
 func NewInvalidLayerException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeInvalidLayerException, 400, format, args...)
 }
 
-// NewInvalidLayerPartException returns a InvalidLayerPartException error (HTTP 400) with a formatted message.
+// NewInvalidLayerPartException returns the API error InvalidLayerPartException (HTTP 400) with a formatted message.
 func NewInvalidLayerPartException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeInvalidLayerPartException, 400, format, args...)
 }
 
-// NewInvalidParameterException returns a InvalidParameterException error (HTTP 400) with a formatted message.
+// NewInvalidParameterException returns the API error InvalidParameterException (HTTP 400) with a formatted message.
 func NewInvalidParameterException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeInvalidParameterException, 400, format, args...)
 }
 
-// NewInvalidTagParameterException returns a InvalidTagParameterException error (HTTP 400) with a formatted message.
+// NewInvalidTagParameterException returns the API error InvalidTagParameterException (HTTP 400) with a formatted message.
 func NewInvalidTagParameterException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeInvalidTagParameterException, 400, format, args...)
 }
 
-// NewKmsException returns a KmsException error (HTTP 400) with a formatted message.
+// NewKmsException returns the API error KmsException (HTTP 400) with a formatted message.
 func NewKmsException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeKmsException, 400, format, args...)
 }
 
-// NewLayerAlreadyExistsException returns a LayerAlreadyExistsException error (HTTP 400) with a formatted message.
+// NewLayerAlreadyExistsException returns the API error LayerAlreadyExistsException (HTTP 400) with a formatted message.
 func NewLayerAlreadyExistsException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeLayerAlreadyExistsException, 400, format, args...)
 }
 
-// NewLayerInaccessibleException returns a LayerInaccessibleException error (HTTP 400) with a formatted message.
+// NewLayerInaccessibleException returns the API error LayerInaccessibleException (HTTP 400) with a formatted message.
 func NewLayerInaccessibleException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeLayerInaccessibleException, 400, format, args...)
 }
 
-// NewLayerPartTooSmallException returns a LayerPartTooSmallException error (HTTP 400) with a formatted message.
+// NewLayerPartTooSmallException returns the API error LayerPartTooSmallException (HTTP 400) with a formatted message.
 func NewLayerPartTooSmallException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeLayerPartTooSmallException, 400, format, args...)
 }
 
-// NewLayersNotFoundException returns a LayersNotFoundException error (HTTP 400) with a formatted message.
+// NewLayersNotFoundException returns the API error LayersNotFoundException (HTTP 400) with a formatted message.
 func NewLayersNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeLayersNotFoundException, 400, format, args...)
 }
 
-// NewLifecyclePolicyNotFoundException returns a LifecyclePolicyNotFoundException error (HTTP 400) with a formatted message.
+// NewLifecyclePolicyNotFoundException returns the API error LifecyclePolicyNotFoundException (HTTP 400) with a formatted message.
 func NewLifecyclePolicyNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeLifecyclePolicyNotFoundException, 400, format, args...)
 }
 
-// NewLifecyclePolicyPreviewInProgressException returns a LifecyclePolicyPreviewInProgressException error (HTTP 400) with a formatted message.
+// NewLifecyclePolicyPreviewInProgressException returns the API error LifecyclePolicyPreviewInProgressException (HTTP 400) with a formatted message.
 func NewLifecyclePolicyPreviewInProgressException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeLifecyclePolicyPreviewInProgressException, 400, format, args...)
 }
 
-// NewLifecyclePolicyPreviewNotFoundException returns a LifecyclePolicyPreviewNotFoundException error (HTTP 400) with a formatted message.
+// NewLifecyclePolicyPreviewNotFoundException returns the API error LifecyclePolicyPreviewNotFoundException (HTTP 400) with a formatted message.
 func NewLifecyclePolicyPreviewNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeLifecyclePolicyPreviewNotFoundException, 400, format, args...)
 }
 
-// NewLimitExceededException returns a LimitExceededException error (HTTP 400) with a formatted message.
+// NewLimitExceededException returns the API error LimitExceededException (HTTP 400) with a formatted message.
 func NewLimitExceededException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeLimitExceededException, 400, format, args...)
 }
 
-// NewPullThroughCacheRuleAlreadyExistsException returns a PullThroughCacheRuleAlreadyExistsException error (HTTP 400) with a formatted message.
+// NewPullThroughCacheRuleAlreadyExistsException returns the API error PullThroughCacheRuleAlreadyExistsException (HTTP 400) with a formatted message.
 func NewPullThroughCacheRuleAlreadyExistsException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodePullThroughCacheRuleAlreadyExistsException, 400, format, args...)
 }
 
-// NewPullThroughCacheRuleNotFoundException returns a PullThroughCacheRuleNotFoundException error (HTTP 400) with a formatted message.
+// NewPullThroughCacheRuleNotFoundException returns the API error PullThroughCacheRuleNotFoundException (HTTP 400) with a formatted message.
 func NewPullThroughCacheRuleNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodePullThroughCacheRuleNotFoundException, 400, format, args...)
 }
 
-// NewReferencedImagesNotFoundException returns a ReferencedImagesNotFoundException error (HTTP 400) with a formatted message.
+// NewReferencedImagesNotFoundException returns the API error ReferencedImagesNotFoundException (HTTP 400) with a formatted message.
 func NewReferencedImagesNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeReferencedImagesNotFoundException, 400, format, args...)
 }
 
-// NewRegistryPolicyNotFoundException returns a RegistryPolicyNotFoundException error (HTTP 400) with a formatted message.
+// NewRegistryPolicyNotFoundException returns the API error RegistryPolicyNotFoundException (HTTP 400) with a formatted message.
 func NewRegistryPolicyNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeRegistryPolicyNotFoundException, 400, format, args...)
 }
 
-// NewRepositoryAlreadyExistsException returns a RepositoryAlreadyExistsException error (HTTP 400) with a formatted message.
+// NewRepositoryAlreadyExistsException returns the API error RepositoryAlreadyExistsException (HTTP 400) with a formatted message.
 func NewRepositoryAlreadyExistsException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeRepositoryAlreadyExistsException, 400, format, args...)
 }
 
-// NewRepositoryNotEmptyException returns a RepositoryNotEmptyException error (HTTP 400) with a formatted message.
+// NewRepositoryNotEmptyException returns the API error RepositoryNotEmptyException (HTTP 400) with a formatted message.
 func NewRepositoryNotEmptyException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeRepositoryNotEmptyException, 400, format, args...)
 }
 
-// NewRepositoryNotFoundException returns a RepositoryNotFoundException error (HTTP 400) with a formatted message.
+// NewRepositoryNotFoundException returns the API error RepositoryNotFoundException (HTTP 400) with a formatted message.
 func NewRepositoryNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeRepositoryNotFoundException, 400, format, args...)
 }
 
-// NewRepositoryPolicyNotFoundException returns a RepositoryPolicyNotFoundException error (HTTP 400) with a formatted message.
+// NewRepositoryPolicyNotFoundException returns the API error RepositoryPolicyNotFoundException (HTTP 400) with a formatted message.
 func NewRepositoryPolicyNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeRepositoryPolicyNotFoundException, 400, format, args...)
 }
 
-// NewScanNotFoundException returns a ScanNotFoundException error (HTTP 400) with a formatted message.
+// NewScanNotFoundException returns the API error ScanNotFoundException (HTTP 400) with a formatted message.
 func NewScanNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeScanNotFoundException, 400, format, args...)
 }
 
-// NewSecretNotFoundException returns a SecretNotFoundException error (HTTP 400) with a formatted message.
+// NewSecretNotFoundException returns the API error SecretNotFoundException (HTTP 400) with a formatted message.
 func NewSecretNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeSecretNotFoundException, 400, format, args...)
 }
 
-// NewServerException returns a ServerException error (HTTP 500) with a formatted message.
+// NewServerException returns the API error ServerException (HTTP 500) with a formatted message.
 func NewServerException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeServerException, 500, format, args...)
 }
 
-// NewSigningConfigurationNotFoundException returns a SigningConfigurationNotFoundException error (HTTP 400) with a formatted message.
+// NewSigningConfigurationNotFoundException returns the API error SigningConfigurationNotFoundException (HTTP 400) with a formatted message.
 func NewSigningConfigurationNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeSigningConfigurationNotFoundException, 400, format, args...)
 }
 
-// NewTemplateAlreadyExistsException returns a TemplateAlreadyExistsException error (HTTP 400) with a formatted message.
+// NewTemplateAlreadyExistsException returns the API error TemplateAlreadyExistsException (HTTP 400) with a formatted message.
 func NewTemplateAlreadyExistsException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeTemplateAlreadyExistsException, 400, format, args...)
 }
 
-// NewTemplateNotFoundException returns a TemplateNotFoundException error (HTTP 400) with a formatted message.
+// NewTemplateNotFoundException returns the API error TemplateNotFoundException (HTTP 400) with a formatted message.
 func NewTemplateNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeTemplateNotFoundException, 400, format, args...)
 }
 
-// NewTooManyTagsException returns a TooManyTagsException error (HTTP 400) with a formatted message.
+// NewTooManyTagsException returns the API error TooManyTagsException (HTTP 400) with a formatted message.
 func NewTooManyTagsException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeTooManyTagsException, 400, format, args...)
 }
 
-// NewUnableToAccessSecretException returns a UnableToAccessSecretException error (HTTP 400) with a formatted message.
+// NewUnableToAccessSecretException returns the API error UnableToAccessSecretException (HTTP 400) with a formatted message.
 func NewUnableToAccessSecretException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeUnableToAccessSecretException, 400, format, args...)
 }
 
-// NewUnableToDecryptSecretValueException returns a UnableToDecryptSecretValueException error (HTTP 400) with a formatted message.
+// NewUnableToDecryptSecretValueException returns the API error UnableToDecryptSecretValueException (HTTP 400) with a formatted message.
 func NewUnableToDecryptSecretValueException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeUnableToDecryptSecretValueException, 400, format, args...)
 }
 
-// NewUnableToGetUpstreamImageException returns a UnableToGetUpstreamImageException error (HTTP 400) with a formatted message.
+// NewUnableToGetUpstreamImageException returns the API error UnableToGetUpstreamImageException (HTTP 400) with a formatted message.
 func NewUnableToGetUpstreamImageException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeUnableToGetUpstreamImageException, 400, format, args...)
 }
 
-// NewUnableToGetUpstreamLayerException returns a UnableToGetUpstreamLayerException error (HTTP 400) with a formatted message.
+// NewUnableToGetUpstreamLayerException returns the API error UnableToGetUpstreamLayerException (HTTP 400) with a formatted message.
 func NewUnableToGetUpstreamLayerException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeUnableToGetUpstreamLayerException, 400, format, args...)
 }
 
-// NewUnableToListUpstreamImageReferrersException returns a UnableToListUpstreamImageReferrersException error (HTTP 400) with a formatted message.
+// NewUnableToListUpstreamImageReferrersException returns the API error UnableToListUpstreamImageReferrersException (HTTP 400) with a formatted message.
 func NewUnableToListUpstreamImageReferrersException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeUnableToListUpstreamImageReferrersException, 400, format, args...)
 }
 
-// NewUnsupportedImageTypeException returns a UnsupportedImageTypeException error (HTTP 400) with a formatted message.
+// NewUnsupportedImageTypeException returns the API error UnsupportedImageTypeException (HTTP 400) with a formatted message.
 func NewUnsupportedImageTypeException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeUnsupportedImageTypeException, 400, format, args...)
 }
 
-// NewUnsupportedUpstreamRegistryException returns a UnsupportedUpstreamRegistryException error (HTTP 400) with a formatted message.
+// NewUnsupportedUpstreamRegistryException returns the API error UnsupportedUpstreamRegistryException (HTTP 400) with a formatted message.
 func NewUnsupportedUpstreamRegistryException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeUnsupportedUpstreamRegistryException, 400, format, args...)
 }
 
-// NewUploadNotFoundException returns a UploadNotFoundException error (HTTP 400) with a formatted message.
+// NewUploadNotFoundException returns the API error UploadNotFoundException (HTTP 400) with a formatted message.
 func NewUploadNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeUploadNotFoundException, 400, format, args...)
 }
 
-// NewValidationException returns a ValidationException error (HTTP 400) with a formatted message.
+// NewValidationException returns the API error ValidationException (HTTP 400) with a formatted message.
 func NewValidationException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeValidationException, 400, format, args...)
 }

@@ -7,8 +7,11 @@ import (
 )
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *BatchCheckLayerAvailabilityRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -32,8 +35,11 @@ func (s *BatchCheckLayerAvailabilityRequest) validate(v *awsapi.Validator, p str
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *BatchDeleteImageRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -59,8 +65,11 @@ func (s *BatchDeleteImageRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *BatchGetImageRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -89,8 +98,11 @@ func (s *BatchGetImageRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *BatchGetRepositoryScanningConfigurationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -106,8 +118,11 @@ func (s *BatchGetRepositoryScanningConfigurationRequest) validate(v *awsapi.Vali
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CompleteLayerUploadRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -136,8 +151,11 @@ func (s *CompleteLayerUploadRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreatePullThroughCacheRuleRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -170,8 +188,11 @@ func (s *CreatePullThroughCacheRuleRequest) validate(v *awsapi.Validator, p stri
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateRepositoryCreationTemplateRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -220,8 +241,11 @@ func (s *CreateRepositoryCreationTemplateRequest) validate(v *awsapi.Validator, 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateRepositoryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -256,8 +280,11 @@ func (s *CreateRepositoryRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteLifecyclePolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -275,8 +302,11 @@ func (s *DeleteLifecyclePolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeletePullThroughCacheRuleRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -294,8 +324,11 @@ func (s *DeletePullThroughCacheRuleRequest) validate(v *awsapi.Validator, p stri
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteRegistryPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -304,8 +337,11 @@ func (s *DeleteRegistryPolicyRequest) Validate() error {
 func (s *DeleteRegistryPolicyRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteRepositoryCreationTemplateRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -320,8 +356,11 @@ func (s *DeleteRepositoryCreationTemplateRequest) validate(v *awsapi.Validator, 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteRepositoryPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -339,8 +378,11 @@ func (s *DeleteRepositoryPolicyRequest) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteRepositoryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -358,8 +400,11 @@ func (s *DeleteRepositoryRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteSigningConfigurationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -368,8 +413,11 @@ func (s *DeleteSigningConfigurationRequest) Validate() error {
 func (s *DeleteSigningConfigurationRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeregisterPullTimeUpdateExclusionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -384,8 +432,11 @@ func (s *DeregisterPullTimeUpdateExclusionRequest) validate(v *awsapi.Validator,
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeImageReplicationStatusRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -408,8 +459,11 @@ func (s *DescribeImageReplicationStatusRequest) validate(v *awsapi.Validator, p 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeImageScanFindingsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -435,8 +489,11 @@ func (s *DescribeImageScanFindingsRequest) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeImageSigningStatusRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -459,8 +516,11 @@ func (s *DescribeImageSigningStatusRequest) validate(v *awsapi.Validator, p stri
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeImagesFilter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -476,8 +536,11 @@ func (s *DescribeImagesFilter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeImagesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -507,8 +570,11 @@ func (s *DescribeImagesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribePullThroughCacheRulesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -528,8 +594,11 @@ func (s *DescribePullThroughCacheRulesRequest) validate(v *awsapi.Validator, p s
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeRegistryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -538,8 +607,11 @@ func (s *DescribeRegistryRequest) Validate() error {
 func (s *DescribeRegistryRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeRepositoriesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -559,8 +631,11 @@ func (s *DescribeRepositoriesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeRepositoryCreationTemplatesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -576,8 +651,11 @@ func (s *DescribeRepositoryCreationTemplatesRequest) validate(v *awsapi.Validato
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *EncryptionConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -595,8 +673,11 @@ func (s *EncryptionConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *EncryptionConfigurationForRepositoryCreationTemplate) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -614,8 +695,11 @@ func (s *EncryptionConfigurationForRepositoryCreationTemplate) validate(v *awsap
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetAccountSettingRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -630,8 +714,11 @@ func (s *GetAccountSettingRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetAuthorizationTokenRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -645,8 +732,11 @@ func (s *GetAuthorizationTokenRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetDownloadUrlForLayerRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -669,8 +759,11 @@ func (s *GetDownloadUrlForLayerRequest) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetLifecyclePolicyPreviewRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -700,8 +793,11 @@ func (s *GetLifecyclePolicyPreviewRequest) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetLifecyclePolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -719,8 +815,11 @@ func (s *GetLifecyclePolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetRegistryPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -729,8 +828,11 @@ func (s *GetRegistryPolicyRequest) Validate() error {
 func (s *GetRegistryPolicyRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetRegistryScanningConfigurationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -739,8 +841,11 @@ func (s *GetRegistryScanningConfigurationRequest) Validate() error {
 func (s *GetRegistryScanningConfigurationRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetRepositoryPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -758,8 +863,11 @@ func (s *GetRepositoryPolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetSigningConfigurationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -768,8 +876,11 @@ func (s *GetSigningConfigurationRequest) Validate() error {
 func (s *GetSigningConfigurationRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ImageIdentifier) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -782,8 +893,11 @@ func (s *ImageIdentifier) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ImageScanningConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -792,8 +906,11 @@ func (s *ImageScanningConfiguration) Validate() error {
 func (s *ImageScanningConfiguration) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ImageTagMutabilityExclusionFilter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -813,8 +930,11 @@ func (s *ImageTagMutabilityExclusionFilter) validate(v *awsapi.Validator, p stri
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *InitiateLayerUploadRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -832,8 +952,11 @@ func (s *InitiateLayerUploadRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *LifecyclePolicyPreviewFilter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -846,8 +969,11 @@ func (s *LifecyclePolicyPreviewFilter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListImageReferrersFilter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -864,8 +990,11 @@ func (s *ListImageReferrersFilter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListImageReferrersRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -894,8 +1023,11 @@ func (s *ListImageReferrersRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListImagesFilter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -911,8 +1043,11 @@ func (s *ListImagesFilter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListImagesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -936,8 +1071,11 @@ func (s *ListImagesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListPullTimeUpdateExclusionsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -950,8 +1088,11 @@ func (s *ListPullTimeUpdateExclusionsRequest) validate(v *awsapi.Validator, p st
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListTagsForResourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -964,8 +1105,11 @@ func (s *ListTagsForResourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutAccountSettingRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -983,8 +1127,11 @@ func (s *PutAccountSettingRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutImageRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1010,8 +1157,11 @@ func (s *PutImageRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutImageScanningConfigurationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1032,8 +1182,11 @@ func (s *PutImageScanningConfigurationRequest) validate(v *awsapi.Validator, p s
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutImageTagMutabilityRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1062,8 +1215,11 @@ func (s *PutImageTagMutabilityRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutLifecyclePolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1086,8 +1242,11 @@ func (s *PutLifecyclePolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutRegistryPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1102,8 +1261,11 @@ func (s *PutRegistryPolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutRegistryScanningConfigurationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1122,8 +1284,11 @@ func (s *PutRegistryScanningConfigurationRequest) validate(v *awsapi.Validator, 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutReplicationConfigurationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1138,8 +1303,11 @@ func (s *PutReplicationConfigurationRequest) validate(v *awsapi.Validator, p str
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutSigningConfigurationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1154,8 +1322,11 @@ func (s *PutSigningConfigurationRequest) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *RegisterPullTimeUpdateExclusionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1170,8 +1341,11 @@ func (s *RegisterPullTimeUpdateExclusionRequest) validate(v *awsapi.Validator, p
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *RegistryScanningRule) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1194,8 +1368,11 @@ func (s *RegistryScanningRule) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ReplicationConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1213,8 +1390,11 @@ func (s *ReplicationConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ReplicationDestination) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1234,8 +1414,11 @@ func (s *ReplicationDestination) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ReplicationRule) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1259,8 +1442,11 @@ func (s *ReplicationRule) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *RepositoryFilter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1280,8 +1466,11 @@ func (s *RepositoryFilter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ScanningRepositoryFilter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1301,8 +1490,11 @@ func (s *ScanningRepositoryFilter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SetRepositoryPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1325,8 +1517,11 @@ func (s *SetRepositoryPolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SigningConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1344,8 +1539,11 @@ func (s *SigningConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SigningRepositoryFilter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1365,8 +1563,11 @@ func (s *SigningRepositoryFilter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SigningRule) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1387,8 +1588,11 @@ func (s *SigningRule) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *StartImageScanRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1411,8 +1615,11 @@ func (s *StartImageScanRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *StartLifecyclePolicyPreviewRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1433,8 +1640,11 @@ func (s *StartLifecyclePolicyPreviewRequest) validate(v *awsapi.Validator, p str
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SubjectIdentifier) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1447,8 +1657,11 @@ func (s *SubjectIdentifier) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *Tag) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1464,8 +1677,11 @@ func (s *Tag) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TagResourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1485,8 +1701,11 @@ func (s *TagResourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UntagResourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1502,8 +1721,11 @@ func (s *UntagResourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateImageStorageClassRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1531,8 +1753,11 @@ func (s *UpdateImageStorageClassRequest) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdatePullThroughCacheRuleRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1556,8 +1781,11 @@ func (s *UpdatePullThroughCacheRuleRequest) validate(v *awsapi.Validator, p stri
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateRepositoryCreationTemplateRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1604,8 +1832,11 @@ func (s *UpdateRepositoryCreationTemplateRequest) validate(v *awsapi.Validator, 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UploadLayerPartRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1635,8 +1866,11 @@ func (s *UploadLayerPartRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ValidatePullThroughCacheRuleRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()

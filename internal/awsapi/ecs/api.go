@@ -54,152 +54,152 @@ const (
 	ErrCodeUpdateInProgressException                      = "UpdateInProgressException"
 )
 
-// NewAccessDeniedException returns a AccessDeniedException error (HTTP 400) with a formatted message.
+// NewAccessDeniedException returns the API error AccessDeniedException (HTTP 400) with a formatted message.
 func NewAccessDeniedException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeAccessDeniedException, 400, format, args...)
 }
 
-// NewAttributeLimitExceededException returns a AttributeLimitExceededException error (HTTP 400) with a formatted message.
+// NewAttributeLimitExceededException returns the API error AttributeLimitExceededException (HTTP 400) with a formatted message.
 func NewAttributeLimitExceededException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeAttributeLimitExceededException, 400, format, args...)
 }
 
-// NewBlockedException returns a BlockedException error (HTTP 400) with a formatted message.
+// NewBlockedException returns the API error BlockedException (HTTP 400) with a formatted message.
 func NewBlockedException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeBlockedException, 400, format, args...)
 }
 
-// NewClientException returns a ClientException error (HTTP 400) with a formatted message.
+// NewClientException returns the API error ClientException (HTTP 400) with a formatted message.
 func NewClientException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeClientException, 400, format, args...)
 }
 
-// NewClusterContainsCapacityProviderException returns a ClusterContainsCapacityProviderException error (HTTP 400) with a formatted message.
+// NewClusterContainsCapacityProviderException returns the API error ClusterContainsCapacityProviderException (HTTP 400) with a formatted message.
 func NewClusterContainsCapacityProviderException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeClusterContainsCapacityProviderException, 400, format, args...)
 }
 
-// NewClusterContainsContainerInstancesException returns a ClusterContainsContainerInstancesException error (HTTP 400) with a formatted message.
+// NewClusterContainsContainerInstancesException returns the API error ClusterContainsContainerInstancesException (HTTP 400) with a formatted message.
 func NewClusterContainsContainerInstancesException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeClusterContainsContainerInstancesException, 400, format, args...)
 }
 
-// NewClusterContainsServicesException returns a ClusterContainsServicesException error (HTTP 400) with a formatted message.
+// NewClusterContainsServicesException returns the API error ClusterContainsServicesException (HTTP 400) with a formatted message.
 func NewClusterContainsServicesException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeClusterContainsServicesException, 400, format, args...)
 }
 
-// NewClusterContainsTasksException returns a ClusterContainsTasksException error (HTTP 400) with a formatted message.
+// NewClusterContainsTasksException returns the API error ClusterContainsTasksException (HTTP 400) with a formatted message.
 func NewClusterContainsTasksException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeClusterContainsTasksException, 400, format, args...)
 }
 
-// NewClusterNotFoundException returns a ClusterNotFoundException error (HTTP 400) with a formatted message.
+// NewClusterNotFoundException returns the API error ClusterNotFoundException (HTTP 400) with a formatted message.
 func NewClusterNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeClusterNotFoundException, 400, format, args...)
 }
 
-// NewConflictException returns a ConflictException error (HTTP 400) with a formatted message.
+// NewConflictException returns the API error ConflictException (HTTP 400) with a formatted message.
 func NewConflictException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeConflictException, 400, format, args...)
 }
 
-// NewDaemonNotActiveException returns a DaemonNotActiveException error (HTTP 400) with a formatted message.
+// NewDaemonNotActiveException returns the API error DaemonNotActiveException (HTTP 400) with a formatted message.
 func NewDaemonNotActiveException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeDaemonNotActiveException, 400, format, args...)
 }
 
-// NewDaemonNotFoundException returns a DaemonNotFoundException error (HTTP 400) with a formatted message.
+// NewDaemonNotFoundException returns the API error DaemonNotFoundException (HTTP 400) with a formatted message.
 func NewDaemonNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeDaemonNotFoundException, 400, format, args...)
 }
 
-// NewInvalidParameterException returns a InvalidParameterException error (HTTP 400) with a formatted message.
+// NewInvalidParameterException returns the API error InvalidParameterException (HTTP 400) with a formatted message.
 func NewInvalidParameterException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeInvalidParameterException, 400, format, args...)
 }
 
-// NewLimitExceededException returns a LimitExceededException error (HTTP 400) with a formatted message.
+// NewLimitExceededException returns the API error LimitExceededException (HTTP 400) with a formatted message.
 func NewLimitExceededException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeLimitExceededException, 400, format, args...)
 }
 
-// NewMissingVersionException returns a MissingVersionException error (HTTP 400) with a formatted message.
+// NewMissingVersionException returns the API error MissingVersionException (HTTP 400) with a formatted message.
 func NewMissingVersionException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeMissingVersionException, 400, format, args...)
 }
 
-// NewNamespaceNotFoundException returns a NamespaceNotFoundException error (HTTP 400) with a formatted message.
+// NewNamespaceNotFoundException returns the API error NamespaceNotFoundException (HTTP 400) with a formatted message.
 func NewNamespaceNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeNamespaceNotFoundException, 400, format, args...)
 }
 
-// NewNoUpdateAvailableException returns a NoUpdateAvailableException error (HTTP 400) with a formatted message.
+// NewNoUpdateAvailableException returns the API error NoUpdateAvailableException (HTTP 400) with a formatted message.
 func NewNoUpdateAvailableException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeNoUpdateAvailableException, 400, format, args...)
 }
 
-// NewPlatformTaskDefinitionIncompatibilityException returns a PlatformTaskDefinitionIncompatibilityException error (HTTP 400) with a formatted message.
+// NewPlatformTaskDefinitionIncompatibilityException returns the API error PlatformTaskDefinitionIncompatibilityException (HTTP 400) with a formatted message.
 func NewPlatformTaskDefinitionIncompatibilityException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodePlatformTaskDefinitionIncompatibilityException, 400, format, args...)
 }
 
-// NewPlatformUnknownException returns a PlatformUnknownException error (HTTP 400) with a formatted message.
+// NewPlatformUnknownException returns the API error PlatformUnknownException (HTTP 400) with a formatted message.
 func NewPlatformUnknownException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodePlatformUnknownException, 400, format, args...)
 }
 
-// NewResourceInUseException returns a ResourceInUseException error (HTTP 400) with a formatted message.
+// NewResourceInUseException returns the API error ResourceInUseException (HTTP 400) with a formatted message.
 func NewResourceInUseException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeResourceInUseException, 400, format, args...)
 }
 
-// NewResourceNotFoundException returns a ResourceNotFoundException error (HTTP 400) with a formatted message.
+// NewResourceNotFoundException returns the API error ResourceNotFoundException (HTTP 400) with a formatted message.
 func NewResourceNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeResourceNotFoundException, 400, format, args...)
 }
 
-// NewServerException returns a ServerException error (HTTP 500) with a formatted message.
+// NewServerException returns the API error ServerException (HTTP 500) with a formatted message.
 func NewServerException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeServerException, 500, format, args...)
 }
 
-// NewServiceDeploymentNotFoundException returns a ServiceDeploymentNotFoundException error (HTTP 400) with a formatted message.
+// NewServiceDeploymentNotFoundException returns the API error ServiceDeploymentNotFoundException (HTTP 400) with a formatted message.
 func NewServiceDeploymentNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeServiceDeploymentNotFoundException, 400, format, args...)
 }
 
-// NewServiceNotActiveException returns a ServiceNotActiveException error (HTTP 400) with a formatted message.
+// NewServiceNotActiveException returns the API error ServiceNotActiveException (HTTP 400) with a formatted message.
 func NewServiceNotActiveException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeServiceNotActiveException, 400, format, args...)
 }
 
-// NewServiceNotFoundException returns a ServiceNotFoundException error (HTTP 400) with a formatted message.
+// NewServiceNotFoundException returns the API error ServiceNotFoundException (HTTP 400) with a formatted message.
 func NewServiceNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeServiceNotFoundException, 400, format, args...)
 }
 
-// NewTargetNotConnectedException returns a TargetNotConnectedException error (HTTP 400) with a formatted message.
+// NewTargetNotConnectedException returns the API error TargetNotConnectedException (HTTP 400) with a formatted message.
 func NewTargetNotConnectedException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeTargetNotConnectedException, 400, format, args...)
 }
 
-// NewTargetNotFoundException returns a TargetNotFoundException error (HTTP 400) with a formatted message.
+// NewTargetNotFoundException returns the API error TargetNotFoundException (HTTP 400) with a formatted message.
 func NewTargetNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeTargetNotFoundException, 400, format, args...)
 }
 
-// NewTaskSetNotFoundException returns a TaskSetNotFoundException error (HTTP 400) with a formatted message.
+// NewTaskSetNotFoundException returns the API error TaskSetNotFoundException (HTTP 400) with a formatted message.
 func NewTaskSetNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeTaskSetNotFoundException, 400, format, args...)
 }
 
-// NewUnsupportedFeatureException returns a UnsupportedFeatureException error (HTTP 400) with a formatted message.
+// NewUnsupportedFeatureException returns the API error UnsupportedFeatureException (HTTP 400) with a formatted message.
 func NewUnsupportedFeatureException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeUnsupportedFeatureException, 400, format, args...)
 }
 
-// NewUpdateInProgressException returns a UpdateInProgressException error (HTTP 400) with a formatted message.
+// NewUpdateInProgressException returns the API error UpdateInProgressException (HTTP 400) with a formatted message.
 func NewUpdateInProgressException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeUpdateInProgressException, 400, format, args...)
 }

@@ -7,8 +7,11 @@ import (
 )
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *AcceleratorCountRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -17,8 +20,11 @@ func (s *AcceleratorCountRequest) Validate() error {
 func (s *AcceleratorCountRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *AcceleratorTotalMemoryMiBRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -27,8 +33,11 @@ func (s *AcceleratorTotalMemoryMiBRequest) Validate() error {
 func (s *AcceleratorTotalMemoryMiBRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *AdvancedConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -37,8 +46,11 @@ func (s *AdvancedConfiguration) Validate() error {
 func (s *AdvancedConfiguration) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *AttachmentStateChange) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -54,8 +66,11 @@ func (s *AttachmentStateChange) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *Attribute) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -71,8 +86,11 @@ func (s *Attribute) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *AutoRepairConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -85,8 +103,11 @@ func (s *AutoRepairConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *AutoScalingGroupProvider) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -108,8 +129,11 @@ func (s *AutoScalingGroupProvider) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *AutoScalingGroupProviderUpdate) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -128,8 +152,11 @@ func (s *AutoScalingGroupProviderUpdate) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *AwsVpcConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -145,8 +172,11 @@ func (s *AwsVpcConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *BaselineEbsBandwidthMbpsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -155,8 +185,11 @@ func (s *BaselineEbsBandwidthMbpsRequest) Validate() error {
 func (s *BaselineEbsBandwidthMbpsRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CanaryConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -165,8 +198,11 @@ func (s *CanaryConfiguration) Validate() error {
 func (s *CanaryConfiguration) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CapacityProviderStrategyItem) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -185,8 +221,11 @@ func (s *CapacityProviderStrategyItem) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CapacityReservationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -199,8 +238,11 @@ func (s *CapacityReservationRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ClusterConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -213,8 +255,11 @@ func (s *ClusterConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ClusterServiceConnectDefaultsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -227,8 +272,11 @@ func (s *ClusterServiceConnectDefaultsRequest) validate(v *awsapi.Validator, p s
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ClusterSetting) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -241,8 +289,11 @@ func (s *ClusterSetting) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ContainerDefinition) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -305,8 +356,11 @@ func (s *ContainerDefinition) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ContainerDependency) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -324,8 +378,11 @@ func (s *ContainerDependency) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ContainerOverride) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -345,8 +402,11 @@ func (s *ContainerOverride) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ContainerRestartPolicy) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -355,8 +415,11 @@ func (s *ContainerRestartPolicy) Validate() error {
 func (s *ContainerRestartPolicy) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ContainerStateChange) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -371,8 +434,11 @@ func (s *ContainerStateChange) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ContinueServiceDeploymentRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -391,8 +457,11 @@ func (s *ContinueServiceDeploymentRequest) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateCapacityProviderRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -417,8 +486,11 @@ func (s *CreateCapacityProviderRequest) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateClusterRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -450,8 +522,11 @@ func (s *CreateClusterRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateDaemonRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -482,8 +557,11 @@ func (s *CreateDaemonRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateExpressGatewayServiceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -508,8 +586,11 @@ func (s *CreateExpressGatewayServiceRequest) validate(v *awsapi.Validator, p str
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateManagedInstancesProviderConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -533,8 +614,11 @@ func (s *CreateManagedInstancesProviderConfiguration) validate(v *awsapi.Validat
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateServiceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -605,8 +689,11 @@ func (s *CreateServiceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateTaskSetRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -645,8 +732,11 @@ func (s *CreateTaskSetRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreatedAt) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -655,8 +745,11 @@ func (s *CreatedAt) Validate() error {
 func (s *CreatedAt) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DaemonAlarmConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -665,8 +758,11 @@ func (s *DaemonAlarmConfiguration) Validate() error {
 func (s *DaemonAlarmConfiguration) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DaemonContainerDefinition) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -714,8 +810,11 @@ func (s *DaemonContainerDefinition) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DaemonDeploymentConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -728,8 +827,11 @@ func (s *DaemonDeploymentConfiguration) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DaemonLinuxParameters) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -749,8 +851,11 @@ func (s *DaemonLinuxParameters) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DaemonVolume) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -759,8 +864,11 @@ func (s *DaemonVolume) Validate() error {
 func (s *DaemonVolume) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteAccountSettingRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -775,8 +883,11 @@ func (s *DeleteAccountSettingRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteAttributesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -793,8 +904,11 @@ func (s *DeleteAttributesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteCapacityProviderRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -807,8 +921,11 @@ func (s *DeleteCapacityProviderRequest) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteClusterRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -821,8 +938,11 @@ func (s *DeleteClusterRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteDaemonRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -835,8 +955,11 @@ func (s *DeleteDaemonRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteDaemonTaskDefinitionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -849,8 +972,11 @@ func (s *DeleteDaemonTaskDefinitionRequest) validate(v *awsapi.Validator, p stri
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteExpressGatewayServiceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -863,8 +989,11 @@ func (s *DeleteExpressGatewayServiceRequest) validate(v *awsapi.Validator, p str
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteServiceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -877,8 +1006,11 @@ func (s *DeleteServiceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteTaskDefinitionsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -891,8 +1023,11 @@ func (s *DeleteTaskDefinitionsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteTaskSetRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -911,8 +1046,11 @@ func (s *DeleteTaskSetRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeploymentAlarms) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -925,8 +1063,11 @@ func (s *DeploymentAlarms) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeploymentCircuitBreaker) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -939,8 +1080,11 @@ func (s *DeploymentCircuitBreaker) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeploymentConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -964,8 +1108,11 @@ func (s *DeploymentConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeploymentController) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -980,8 +1127,11 @@ func (s *DeploymentController) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeploymentLifecycleHook) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1000,8 +1150,11 @@ func (s *DeploymentLifecycleHook) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeploymentLifecycleHookTimeoutConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1017,8 +1170,11 @@ func (s *DeploymentLifecycleHookTimeoutConfiguration) validate(v *awsapi.Validat
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeregisterContainerInstanceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1031,8 +1187,11 @@ func (s *DeregisterContainerInstanceRequest) validate(v *awsapi.Validator, p str
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeregisterTaskDefinitionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1045,8 +1204,11 @@ func (s *DeregisterTaskDefinitionRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeCapacityProvidersRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1059,8 +1221,11 @@ func (s *DescribeCapacityProvidersRequest) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeClustersRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1073,8 +1238,11 @@ func (s *DescribeClustersRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeContainerInstancesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1090,8 +1258,11 @@ func (s *DescribeContainerInstancesRequest) validate(v *awsapi.Validator, p stri
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeDaemonDeploymentsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1104,8 +1275,11 @@ func (s *DescribeDaemonDeploymentsRequest) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeDaemonRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1118,8 +1292,11 @@ func (s *DescribeDaemonRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeDaemonRevisionsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1132,8 +1309,11 @@ func (s *DescribeDaemonRevisionsRequest) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeDaemonTaskDefinitionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1146,8 +1326,11 @@ func (s *DescribeDaemonTaskDefinitionRequest) validate(v *awsapi.Validator, p st
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeExpressGatewayServiceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1163,8 +1346,11 @@ func (s *DescribeExpressGatewayServiceRequest) validate(v *awsapi.Validator, p s
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeServiceDeploymentsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1177,8 +1363,11 @@ func (s *DescribeServiceDeploymentsRequest) validate(v *awsapi.Validator, p stri
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeServiceRevisionsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1191,8 +1380,11 @@ func (s *DescribeServiceRevisionsRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeServicesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1208,8 +1400,11 @@ func (s *DescribeServicesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeTaskDefinitionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1225,8 +1420,11 @@ func (s *DescribeTaskDefinitionRequest) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeTaskSetsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1245,8 +1443,11 @@ func (s *DescribeTaskSetsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeTasksRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1262,8 +1463,11 @@ func (s *DescribeTasksRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *Device) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1279,8 +1483,11 @@ func (s *Device) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DiscoverPollEndpointRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1289,8 +1496,11 @@ func (s *DiscoverPollEndpointRequest) Validate() error {
 func (s *DiscoverPollEndpointRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DockerVolumeConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1303,8 +1513,11 @@ func (s *DockerVolumeConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *EBSTagSpecification) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1328,8 +1541,11 @@ func (s *EBSTagSpecification) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *EFSAuthorizationConfig) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1342,8 +1558,11 @@ func (s *EFSAuthorizationConfig) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *EFSVolumeConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1362,8 +1581,11 @@ func (s *EFSVolumeConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *EnvironmentFile) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1381,8 +1603,11 @@ func (s *EnvironmentFile) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *EphemeralStorage) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1391,8 +1616,11 @@ func (s *EphemeralStorage) Validate() error {
 func (s *EphemeralStorage) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ExecuteCommandConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1405,8 +1633,11 @@ func (s *ExecuteCommandConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ExecuteCommandLogConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1415,8 +1646,11 @@ func (s *ExecuteCommandLogConfiguration) Validate() error {
 func (s *ExecuteCommandLogConfiguration) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ExecuteCommandRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1432,8 +1666,11 @@ func (s *ExecuteCommandRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ExpressGatewayContainer) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1454,8 +1691,11 @@ func (s *ExpressGatewayContainer) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ExpressGatewayRepositoryCredentials) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1464,8 +1704,11 @@ func (s *ExpressGatewayRepositoryCredentials) Validate() error {
 func (s *ExpressGatewayRepositoryCredentials) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ExpressGatewayScalingTarget) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1478,8 +1721,11 @@ func (s *ExpressGatewayScalingTarget) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ExpressGatewayServiceAwsLogsConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1495,8 +1741,11 @@ func (s *ExpressGatewayServiceAwsLogsConfiguration) validate(v *awsapi.Validator
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ExpressGatewayServiceNetworkConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1505,8 +1754,11 @@ func (s *ExpressGatewayServiceNetworkConfiguration) Validate() error {
 func (s *ExpressGatewayServiceNetworkConfiguration) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *FSxWindowsFileServerAuthorizationConfig) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1522,8 +1774,11 @@ func (s *FSxWindowsFileServerAuthorizationConfig) validate(v *awsapi.Validator, 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *FSxWindowsFileServerVolumeConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1544,8 +1799,11 @@ func (s *FSxWindowsFileServerVolumeConfiguration) validate(v *awsapi.Validator, 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *FirelensConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1560,8 +1818,11 @@ func (s *FirelensConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetTaskProtectionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1574,8 +1835,11 @@ func (s *GetTaskProtectionRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *HealthCheck) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1588,8 +1852,11 @@ func (s *HealthCheck) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *HostEntry) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1605,8 +1872,11 @@ func (s *HostEntry) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *HostVolumeProperties) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1615,8 +1885,11 @@ func (s *HostVolumeProperties) Validate() error {
 func (s *HostVolumeProperties) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *InferenceAccelerator) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1632,8 +1905,11 @@ func (s *InferenceAccelerator) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *InferenceAcceleratorOverride) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1642,8 +1918,11 @@ func (s *InferenceAcceleratorOverride) Validate() error {
 func (s *InferenceAcceleratorOverride) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *InfrastructureOptimization) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1652,8 +1931,11 @@ func (s *InfrastructureOptimization) Validate() error {
 func (s *InfrastructureOptimization) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *InstanceLaunchTemplate) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1684,8 +1966,11 @@ func (s *InstanceLaunchTemplate) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *InstanceLaunchTemplateUpdate) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1707,8 +1992,11 @@ func (s *InstanceLaunchTemplateUpdate) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *InstanceRequirementsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1759,8 +2047,11 @@ func (s *InstanceRequirementsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *KernelCapabilities) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1769,8 +2060,11 @@ func (s *KernelCapabilities) Validate() error {
 func (s *KernelCapabilities) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *KeyValuePair) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1779,8 +2073,11 @@ func (s *KeyValuePair) Validate() error {
 func (s *KeyValuePair) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *LinearConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1789,8 +2086,11 @@ func (s *LinearConfiguration) Validate() error {
 func (s *LinearConfiguration) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *LinuxParameters) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1810,8 +2110,11 @@ func (s *LinuxParameters) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListAccountSettingsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1824,8 +2127,11 @@ func (s *ListAccountSettingsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListAttributesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1840,8 +2146,11 @@ func (s *ListAttributesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListClustersRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1850,8 +2159,11 @@ func (s *ListClustersRequest) Validate() error {
 func (s *ListClustersRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListContainerInstancesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1864,8 +2176,11 @@ func (s *ListContainerInstancesRequest) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListDaemonDeploymentsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1881,8 +2196,11 @@ func (s *ListDaemonDeploymentsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListDaemonTaskDefinitionsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1901,8 +2219,11 @@ func (s *ListDaemonTaskDefinitionsRequest) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListDaemonsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1911,8 +2232,11 @@ func (s *ListDaemonsRequest) Validate() error {
 func (s *ListDaemonsRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListServiceDeploymentsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1928,8 +2252,11 @@ func (s *ListServiceDeploymentsRequest) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListServicesByNamespaceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1942,8 +2269,11 @@ func (s *ListServicesByNamespaceRequest) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListServicesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1962,8 +2292,11 @@ func (s *ListServicesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListTagsForResourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1976,8 +2309,11 @@ func (s *ListTagsForResourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListTaskDefinitionFamiliesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1990,8 +2326,11 @@ func (s *ListTaskDefinitionFamiliesRequest) validate(v *awsapi.Validator, p stri
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListTaskDefinitionsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2007,8 +2346,11 @@ func (s *ListTaskDefinitionsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListTasksRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2024,8 +2366,11 @@ func (s *ListTasksRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *LoadBalancer) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2034,8 +2379,11 @@ func (s *LoadBalancer) Validate() error {
 func (s *LoadBalancer) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *LogConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2055,8 +2403,11 @@ func (s *LogConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ManagedAgentStateChange) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2077,8 +2428,11 @@ func (s *ManagedAgentStateChange) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ManagedInstancesLocalStorageConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2087,8 +2441,11 @@ func (s *ManagedInstancesLocalStorageConfiguration) Validate() error {
 func (s *ManagedInstancesLocalStorageConfiguration) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ManagedInstancesNetworkConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2097,8 +2454,11 @@ func (s *ManagedInstancesNetworkConfiguration) Validate() error {
 func (s *ManagedInstancesNetworkConfiguration) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ManagedInstancesStorageConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2111,8 +2471,11 @@ func (s *ManagedInstancesStorageConfiguration) validate(v *awsapi.Validator, p s
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ManagedScaling) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2137,8 +2500,11 @@ func (s *ManagedScaling) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ManagedStorageConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2147,8 +2513,11 @@ func (s *ManagedStorageConfiguration) Validate() error {
 func (s *ManagedStorageConfiguration) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *MemoryGiBPerVCpuRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2157,8 +2526,11 @@ func (s *MemoryGiBPerVCpuRequest) Validate() error {
 func (s *MemoryGiBPerVCpuRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *MemoryMiBRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2167,8 +2539,11 @@ func (s *MemoryMiBRequest) Validate() error {
 func (s *MemoryMiBRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *MetricConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2185,8 +2560,11 @@ func (s *MetricConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *MonitoringConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2202,8 +2580,11 @@ func (s *MonitoringConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *MountPoint) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2212,8 +2593,11 @@ func (s *MountPoint) Validate() error {
 func (s *MountPoint) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *NetworkBandwidthGbpsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2222,8 +2606,11 @@ func (s *NetworkBandwidthGbpsRequest) Validate() error {
 func (s *NetworkBandwidthGbpsRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *NetworkBinding) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2236,8 +2623,11 @@ func (s *NetworkBinding) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *NetworkConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2250,8 +2640,11 @@ func (s *NetworkConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *NetworkInterfaceCountRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2260,8 +2653,11 @@ func (s *NetworkInterfaceCountRequest) Validate() error {
 func (s *NetworkInterfaceCountRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PlacementConstraint) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2274,8 +2670,11 @@ func (s *PlacementConstraint) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PlacementStrategy) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2288,8 +2687,11 @@ func (s *PlacementStrategy) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PlatformDevice) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2307,8 +2709,11 @@ func (s *PlatformDevice) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PortMapping) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2324,8 +2729,11 @@ func (s *PortMapping) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ProxyConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2341,8 +2749,11 @@ func (s *ProxyConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutAccountSettingDefaultRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2360,8 +2771,11 @@ func (s *PutAccountSettingDefaultRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutAccountSettingRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2379,8 +2793,11 @@ func (s *PutAccountSettingRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutAttributesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2397,8 +2814,11 @@ func (s *PutAttributesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutClusterCapacityProvidersRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2421,8 +2841,11 @@ func (s *PutClusterCapacityProvidersRequest) validate(v *awsapi.Validator, p str
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *RegisterContainerInstanceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2448,8 +2871,11 @@ func (s *RegisterContainerInstanceRequest) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *RegisterDaemonTaskDefinitionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2481,8 +2907,11 @@ func (s *RegisterDaemonTaskDefinitionRequest) validate(v *awsapi.Validator, p st
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *RegisterTaskDefinitionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2541,8 +2970,11 @@ func (s *RegisterTaskDefinitionRequest) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *RepositoryCredentials) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2555,450 +2987,14 @@ func (s *RepositoryCredentials) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *Resource) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
 }
 
 func (s *Resource) validate(*awsapi.Validator, string) {}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ResourceRequirement) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ResourceRequirement) validate(v *awsapi.Validator, p string) {
-	if s.Value == "" {
-		v.Missing(awsapi.Join(p, "value"))
-	}
-	if s.Type == "" {
-		v.Missing(awsapi.Join(p, "type"))
-	} else {
-		v.String(awsapi.Join(p, "type"), string(s.Type), &ruleResourceType)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *RunTaskRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *RunTaskRequest) validate(v *awsapi.Validator, p string) {
-	if s.CapacityProviderStrategy != nil {
-		for i1 := range s.CapacityProviderStrategy {
-			s.CapacityProviderStrategy[i1].validate(v, awsapi.Index(awsapi.Join(p, "capacityProviderStrategy"), i1))
-		}
-	}
-	if s.LaunchType != nil {
-		v.String(awsapi.Join(p, "launchType"), string(*s.LaunchType), &ruleLaunchType)
-	}
-	if s.NetworkConfiguration != nil {
-		s.NetworkConfiguration.validate(v, awsapi.Join(p, "networkConfiguration"))
-	}
-	if s.Overrides != nil {
-		s.Overrides.validate(v, awsapi.Join(p, "overrides"))
-	}
-	if s.PlacementConstraints != nil {
-		for i1 := range s.PlacementConstraints {
-			s.PlacementConstraints[i1].validate(v, awsapi.Index(awsapi.Join(p, "placementConstraints"), i1))
-		}
-	}
-	if s.PlacementStrategy != nil {
-		for i1 := range s.PlacementStrategy {
-			s.PlacementStrategy[i1].validate(v, awsapi.Index(awsapi.Join(p, "placementStrategy"), i1))
-		}
-	}
-	if s.PropagateTags != nil {
-		v.String(awsapi.Join(p, "propagateTags"), string(*s.PropagateTags), &rulePropagateTags)
-	}
-	if s.Tags != nil {
-		v.Len(awsapi.Join(p, "tags"), s.Tags, len(s.Tags), &ruleTags)
-		for i1 := range s.Tags {
-			s.Tags[i1].validate(v, awsapi.Index(awsapi.Join(p, "tags"), i1))
-		}
-	}
-	if s.TaskDefinition == "" {
-		v.Missing(awsapi.Join(p, "taskDefinition"))
-	}
-	if s.VolumeConfigurations != nil {
-		for i1 := range s.VolumeConfigurations {
-			s.VolumeConfigurations[i1].validate(v, awsapi.Index(awsapi.Join(p, "volumeConfigurations"), i1))
-		}
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *RuntimePlatform) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *RuntimePlatform) validate(v *awsapi.Validator, p string) {
-	if s.CpuArchitecture != nil {
-		v.String(awsapi.Join(p, "cpuArchitecture"), string(*s.CpuArchitecture), &ruleCPUArchitecture)
-	}
-	if s.OperatingSystemFamily != nil {
-		v.String(awsapi.Join(p, "operatingSystemFamily"), string(*s.OperatingSystemFamily), &ruleOSFamily)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *S3FilesVolumeConfiguration) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *S3FilesVolumeConfiguration) validate(v *awsapi.Validator, p string) {
-	if s.FileSystemArn == "" {
-		v.Missing(awsapi.Join(p, "fileSystemArn"))
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *Scale) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *Scale) validate(v *awsapi.Validator, p string) {
-	if s.Unit != nil {
-		v.String(awsapi.Join(p, "unit"), string(*s.Unit), &ruleScaleUnit)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *Secret) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *Secret) validate(v *awsapi.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(awsapi.Join(p, "name"))
-	}
-	if s.ValueFrom == "" {
-		v.Missing(awsapi.Join(p, "valueFrom"))
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ServiceConnectAccessLogConfiguration) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ServiceConnectAccessLogConfiguration) validate(v *awsapi.Validator, p string) {
-	if s.Format == "" {
-		v.Missing(awsapi.Join(p, "format"))
-	} else {
-		v.String(awsapi.Join(p, "format"), string(s.Format), &ruleServiceConnectAccessLoggingFormat)
-	}
-	if s.IncludeQueryParameters != nil {
-		v.String(awsapi.Join(p, "includeQueryParameters"), string(*s.IncludeQueryParameters), &ruleServiceConnectIncludeQueryParameters)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ServiceConnectClientAlias) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ServiceConnectClientAlias) validate(v *awsapi.Validator, p string) {
-	v.Int(awsapi.Join(p, "port"), int64(s.Port), &rulePortNumber)
-	if s.TestTrafficRules != nil {
-		s.TestTrafficRules.validate(v, awsapi.Join(p, "testTrafficRules"))
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ServiceConnectConfiguration) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ServiceConnectConfiguration) validate(v *awsapi.Validator, p string) {
-	if s.Services != nil {
-		for i1 := range s.Services {
-			s.Services[i1].validate(v, awsapi.Index(awsapi.Join(p, "services"), i1))
-		}
-	}
-	if s.LogConfiguration != nil {
-		s.LogConfiguration.validate(v, awsapi.Join(p, "logConfiguration"))
-	}
-	if s.AccessLogConfiguration != nil {
-		s.AccessLogConfiguration.validate(v, awsapi.Join(p, "accessLogConfiguration"))
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ServiceConnectService) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ServiceConnectService) validate(v *awsapi.Validator, p string) {
-	if s.PortName == "" {
-		v.Missing(awsapi.Join(p, "portName"))
-	}
-	if s.ClientAliases != nil {
-		for i1 := range s.ClientAliases {
-			s.ClientAliases[i1].validate(v, awsapi.Index(awsapi.Join(p, "clientAliases"), i1))
-		}
-	}
-	if s.IngressPortOverride != nil {
-		v.Int(awsapi.Join(p, "ingressPortOverride"), int64(*s.IngressPortOverride), &rulePortNumber)
-	}
-	if s.Timeout != nil {
-		s.Timeout.validate(v, awsapi.Join(p, "timeout"))
-	}
-	if s.Tls != nil {
-		s.Tls.validate(v, awsapi.Join(p, "tls"))
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ServiceConnectTestTrafficHeaderMatchRules) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ServiceConnectTestTrafficHeaderMatchRules) validate(v *awsapi.Validator, p string) {
-	if s.Exact == "" {
-		v.Missing(awsapi.Join(p, "exact"))
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ServiceConnectTestTrafficHeaderRules) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ServiceConnectTestTrafficHeaderRules) validate(v *awsapi.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(awsapi.Join(p, "name"))
-	}
-	if s.Value != nil {
-		s.Value.validate(v, awsapi.Join(p, "value"))
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ServiceConnectTestTrafficRules) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ServiceConnectTestTrafficRules) validate(v *awsapi.Validator, p string) {
-	if awsapi.IsZero(s.Header) {
-		v.Missing(awsapi.Join(p, "header"))
-	} else {
-		s.Header.validate(v, awsapi.Join(p, "header"))
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ServiceConnectTlsCertificateAuthority) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ServiceConnectTlsCertificateAuthority) validate(*awsapi.Validator, string) {}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ServiceConnectTlsConfiguration) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ServiceConnectTlsConfiguration) validate(v *awsapi.Validator, p string) {
-	if awsapi.IsZero(s.IssuerCertificateAuthority) {
-		v.Missing(awsapi.Join(p, "issuerCertificateAuthority"))
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ServiceManagedEBSVolumeConfiguration) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ServiceManagedEBSVolumeConfiguration) validate(v *awsapi.Validator, p string) {
-	if s.TagSpecifications != nil {
-		for i1 := range s.TagSpecifications {
-			s.TagSpecifications[i1].validate(v, awsapi.Index(awsapi.Join(p, "tagSpecifications"), i1))
-		}
-	}
-	if s.RoleArn == "" {
-		v.Missing(awsapi.Join(p, "roleArn"))
-	}
-	if s.FilesystemType != nil {
-		v.String(awsapi.Join(p, "filesystemType"), string(*s.FilesystemType), &ruleTaskFilesystemType)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ServiceRegistry) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ServiceRegistry) validate(*awsapi.Validator, string) {}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *ServiceVolumeConfiguration) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *ServiceVolumeConfiguration) validate(v *awsapi.Validator, p string) {
-	if s.Name == "" {
-		v.Missing(awsapi.Join(p, "name"))
-	}
-	if s.ManagedEBSVolume != nil {
-		s.ManagedEBSVolume.validate(v, awsapi.Join(p, "managedEBSVolume"))
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *StartTaskRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *StartTaskRequest) validate(v *awsapi.Validator, p string) {
-	if s.ContainerInstances == nil {
-		v.Missing(awsapi.Join(p, "containerInstances"))
-	}
-	if s.NetworkConfiguration != nil {
-		s.NetworkConfiguration.validate(v, awsapi.Join(p, "networkConfiguration"))
-	}
-	if s.Overrides != nil {
-		s.Overrides.validate(v, awsapi.Join(p, "overrides"))
-	}
-	if s.PropagateTags != nil {
-		v.String(awsapi.Join(p, "propagateTags"), string(*s.PropagateTags), &rulePropagateTags)
-	}
-	if s.Tags != nil {
-		v.Len(awsapi.Join(p, "tags"), s.Tags, len(s.Tags), &ruleTags)
-		for i1 := range s.Tags {
-			s.Tags[i1].validate(v, awsapi.Index(awsapi.Join(p, "tags"), i1))
-		}
-	}
-	if s.TaskDefinition == "" {
-		v.Missing(awsapi.Join(p, "taskDefinition"))
-	}
-	if s.VolumeConfigurations != nil {
-		for i1 := range s.VolumeConfigurations {
-			s.VolumeConfigurations[i1].validate(v, awsapi.Index(awsapi.Join(p, "volumeConfigurations"), i1))
-		}
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *StopServiceDeploymentRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *StopServiceDeploymentRequest) validate(v *awsapi.Validator, p string) {
-	if s.ServiceDeploymentArn == "" {
-		v.Missing(awsapi.Join(p, "serviceDeploymentArn"))
-	}
-	if s.StopType != nil {
-		v.String(awsapi.Join(p, "stopType"), string(*s.StopType), &ruleStopServiceDeploymentStopType)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *StopTaskRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *StopTaskRequest) validate(v *awsapi.Validator, p string) {
-	if s.Task == "" {
-		v.Missing(awsapi.Join(p, "task"))
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *SubmitAttachmentStateChangesRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *SubmitAttachmentStateChangesRequest) validate(v *awsapi.Validator, p string) {
-	if s.Attachments == nil {
-		v.Missing(awsapi.Join(p, "attachments"))
-	} else {
-		for i1 := range s.Attachments {
-			s.Attachments[i1].validate(v, awsapi.Index(awsapi.Join(p, "attachments"), i1))
-		}
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *SubmitContainerStateChangeRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *SubmitContainerStateChangeRequest) validate(v *awsapi.Validator, p string) {
-	if s.NetworkBindings != nil {
-		for i1 := range s.NetworkBindings {
-			s.NetworkBindings[i1].validate(v, awsapi.Index(awsapi.Join(p, "networkBindings"), i1))
-		}
-	}
-}

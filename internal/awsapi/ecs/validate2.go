@@ -7,8 +7,519 @@ import (
 )
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ResourceRequirement) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ResourceRequirement) validate(v *awsapi.Validator, p string) {
+	if s.Value == "" {
+		v.Missing(awsapi.Join(p, "value"))
+	}
+	if s.Type == "" {
+		v.Missing(awsapi.Join(p, "type"))
+	} else {
+		v.String(awsapi.Join(p, "type"), string(s.Type), &ruleResourceType)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *RunTaskRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *RunTaskRequest) validate(v *awsapi.Validator, p string) {
+	if s.CapacityProviderStrategy != nil {
+		for i1 := range s.CapacityProviderStrategy {
+			s.CapacityProviderStrategy[i1].validate(v, awsapi.Index(awsapi.Join(p, "capacityProviderStrategy"), i1))
+		}
+	}
+	if s.LaunchType != nil {
+		v.String(awsapi.Join(p, "launchType"), string(*s.LaunchType), &ruleLaunchType)
+	}
+	if s.NetworkConfiguration != nil {
+		s.NetworkConfiguration.validate(v, awsapi.Join(p, "networkConfiguration"))
+	}
+	if s.Overrides != nil {
+		s.Overrides.validate(v, awsapi.Join(p, "overrides"))
+	}
+	if s.PlacementConstraints != nil {
+		for i1 := range s.PlacementConstraints {
+			s.PlacementConstraints[i1].validate(v, awsapi.Index(awsapi.Join(p, "placementConstraints"), i1))
+		}
+	}
+	if s.PlacementStrategy != nil {
+		for i1 := range s.PlacementStrategy {
+			s.PlacementStrategy[i1].validate(v, awsapi.Index(awsapi.Join(p, "placementStrategy"), i1))
+		}
+	}
+	if s.PropagateTags != nil {
+		v.String(awsapi.Join(p, "propagateTags"), string(*s.PropagateTags), &rulePropagateTags)
+	}
+	if s.Tags != nil {
+		v.Len(awsapi.Join(p, "tags"), s.Tags, len(s.Tags), &ruleTags)
+		for i1 := range s.Tags {
+			s.Tags[i1].validate(v, awsapi.Index(awsapi.Join(p, "tags"), i1))
+		}
+	}
+	if s.TaskDefinition == "" {
+		v.Missing(awsapi.Join(p, "taskDefinition"))
+	}
+	if s.VolumeConfigurations != nil {
+		for i1 := range s.VolumeConfigurations {
+			s.VolumeConfigurations[i1].validate(v, awsapi.Index(awsapi.Join(p, "volumeConfigurations"), i1))
+		}
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *RuntimePlatform) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *RuntimePlatform) validate(v *awsapi.Validator, p string) {
+	if s.CpuArchitecture != nil {
+		v.String(awsapi.Join(p, "cpuArchitecture"), string(*s.CpuArchitecture), &ruleCPUArchitecture)
+	}
+	if s.OperatingSystemFamily != nil {
+		v.String(awsapi.Join(p, "operatingSystemFamily"), string(*s.OperatingSystemFamily), &ruleOSFamily)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *S3FilesVolumeConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *S3FilesVolumeConfiguration) validate(v *awsapi.Validator, p string) {
+	if s.FileSystemArn == "" {
+		v.Missing(awsapi.Join(p, "fileSystemArn"))
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *Scale) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *Scale) validate(v *awsapi.Validator, p string) {
+	if s.Unit != nil {
+		v.String(awsapi.Join(p, "unit"), string(*s.Unit), &ruleScaleUnit)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *Secret) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *Secret) validate(v *awsapi.Validator, p string) {
+	if s.Name == "" {
+		v.Missing(awsapi.Join(p, "name"))
+	}
+	if s.ValueFrom == "" {
+		v.Missing(awsapi.Join(p, "valueFrom"))
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ServiceConnectAccessLogConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ServiceConnectAccessLogConfiguration) validate(v *awsapi.Validator, p string) {
+	if s.Format == "" {
+		v.Missing(awsapi.Join(p, "format"))
+	} else {
+		v.String(awsapi.Join(p, "format"), string(s.Format), &ruleServiceConnectAccessLoggingFormat)
+	}
+	if s.IncludeQueryParameters != nil {
+		v.String(awsapi.Join(p, "includeQueryParameters"), string(*s.IncludeQueryParameters), &ruleServiceConnectIncludeQueryParameters)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ServiceConnectClientAlias) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ServiceConnectClientAlias) validate(v *awsapi.Validator, p string) {
+	v.Int(awsapi.Join(p, "port"), int64(s.Port), &rulePortNumber)
+	if s.TestTrafficRules != nil {
+		s.TestTrafficRules.validate(v, awsapi.Join(p, "testTrafficRules"))
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ServiceConnectConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ServiceConnectConfiguration) validate(v *awsapi.Validator, p string) {
+	if s.Services != nil {
+		for i1 := range s.Services {
+			s.Services[i1].validate(v, awsapi.Index(awsapi.Join(p, "services"), i1))
+		}
+	}
+	if s.LogConfiguration != nil {
+		s.LogConfiguration.validate(v, awsapi.Join(p, "logConfiguration"))
+	}
+	if s.AccessLogConfiguration != nil {
+		s.AccessLogConfiguration.validate(v, awsapi.Join(p, "accessLogConfiguration"))
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ServiceConnectService) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ServiceConnectService) validate(v *awsapi.Validator, p string) {
+	if s.PortName == "" {
+		v.Missing(awsapi.Join(p, "portName"))
+	}
+	if s.ClientAliases != nil {
+		for i1 := range s.ClientAliases {
+			s.ClientAliases[i1].validate(v, awsapi.Index(awsapi.Join(p, "clientAliases"), i1))
+		}
+	}
+	if s.IngressPortOverride != nil {
+		v.Int(awsapi.Join(p, "ingressPortOverride"), int64(*s.IngressPortOverride), &rulePortNumber)
+	}
+	if s.Timeout != nil {
+		s.Timeout.validate(v, awsapi.Join(p, "timeout"))
+	}
+	if s.Tls != nil {
+		s.Tls.validate(v, awsapi.Join(p, "tls"))
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ServiceConnectTestTrafficHeaderMatchRules) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ServiceConnectTestTrafficHeaderMatchRules) validate(v *awsapi.Validator, p string) {
+	if s.Exact == "" {
+		v.Missing(awsapi.Join(p, "exact"))
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ServiceConnectTestTrafficHeaderRules) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ServiceConnectTestTrafficHeaderRules) validate(v *awsapi.Validator, p string) {
+	if s.Name == "" {
+		v.Missing(awsapi.Join(p, "name"))
+	}
+	if s.Value != nil {
+		s.Value.validate(v, awsapi.Join(p, "value"))
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ServiceConnectTestTrafficRules) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ServiceConnectTestTrafficRules) validate(v *awsapi.Validator, p string) {
+	if awsapi.IsZero(s.Header) {
+		v.Missing(awsapi.Join(p, "header"))
+	} else {
+		s.Header.validate(v, awsapi.Join(p, "header"))
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ServiceConnectTlsCertificateAuthority) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ServiceConnectTlsCertificateAuthority) validate(*awsapi.Validator, string) {}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ServiceConnectTlsConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ServiceConnectTlsConfiguration) validate(v *awsapi.Validator, p string) {
+	if awsapi.IsZero(s.IssuerCertificateAuthority) {
+		v.Missing(awsapi.Join(p, "issuerCertificateAuthority"))
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ServiceManagedEBSVolumeConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ServiceManagedEBSVolumeConfiguration) validate(v *awsapi.Validator, p string) {
+	if s.TagSpecifications != nil {
+		for i1 := range s.TagSpecifications {
+			s.TagSpecifications[i1].validate(v, awsapi.Index(awsapi.Join(p, "tagSpecifications"), i1))
+		}
+	}
+	if s.RoleArn == "" {
+		v.Missing(awsapi.Join(p, "roleArn"))
+	}
+	if s.FilesystemType != nil {
+		v.String(awsapi.Join(p, "filesystemType"), string(*s.FilesystemType), &ruleTaskFilesystemType)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ServiceRegistry) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ServiceRegistry) validate(*awsapi.Validator, string) {}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *ServiceVolumeConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *ServiceVolumeConfiguration) validate(v *awsapi.Validator, p string) {
+	if s.Name == "" {
+		v.Missing(awsapi.Join(p, "name"))
+	}
+	if s.ManagedEBSVolume != nil {
+		s.ManagedEBSVolume.validate(v, awsapi.Join(p, "managedEBSVolume"))
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *StartTaskRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *StartTaskRequest) validate(v *awsapi.Validator, p string) {
+	if s.ContainerInstances == nil {
+		v.Missing(awsapi.Join(p, "containerInstances"))
+	}
+	if s.NetworkConfiguration != nil {
+		s.NetworkConfiguration.validate(v, awsapi.Join(p, "networkConfiguration"))
+	}
+	if s.Overrides != nil {
+		s.Overrides.validate(v, awsapi.Join(p, "overrides"))
+	}
+	if s.PropagateTags != nil {
+		v.String(awsapi.Join(p, "propagateTags"), string(*s.PropagateTags), &rulePropagateTags)
+	}
+	if s.Tags != nil {
+		v.Len(awsapi.Join(p, "tags"), s.Tags, len(s.Tags), &ruleTags)
+		for i1 := range s.Tags {
+			s.Tags[i1].validate(v, awsapi.Index(awsapi.Join(p, "tags"), i1))
+		}
+	}
+	if s.TaskDefinition == "" {
+		v.Missing(awsapi.Join(p, "taskDefinition"))
+	}
+	if s.VolumeConfigurations != nil {
+		for i1 := range s.VolumeConfigurations {
+			s.VolumeConfigurations[i1].validate(v, awsapi.Index(awsapi.Join(p, "volumeConfigurations"), i1))
+		}
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *StopServiceDeploymentRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *StopServiceDeploymentRequest) validate(v *awsapi.Validator, p string) {
+	if s.ServiceDeploymentArn == "" {
+		v.Missing(awsapi.Join(p, "serviceDeploymentArn"))
+	}
+	if s.StopType != nil {
+		v.String(awsapi.Join(p, "stopType"), string(*s.StopType), &ruleStopServiceDeploymentStopType)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *StopTaskRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *StopTaskRequest) validate(v *awsapi.Validator, p string) {
+	if s.Task == "" {
+		v.Missing(awsapi.Join(p, "task"))
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *SubmitAttachmentStateChangesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *SubmitAttachmentStateChangesRequest) validate(v *awsapi.Validator, p string) {
+	if s.Attachments == nil {
+		v.Missing(awsapi.Join(p, "attachments"))
+	} else {
+		for i1 := range s.Attachments {
+			s.Attachments[i1].validate(v, awsapi.Index(awsapi.Join(p, "attachments"), i1))
+		}
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *SubmitContainerStateChangeRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *SubmitContainerStateChangeRequest) validate(v *awsapi.Validator, p string) {
+	if s.NetworkBindings != nil {
+		for i1 := range s.NetworkBindings {
+			s.NetworkBindings[i1].validate(v, awsapi.Index(awsapi.Join(p, "networkBindings"), i1))
+		}
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SubmitTaskStateChangeRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -33,8 +544,11 @@ func (s *SubmitTaskStateChangeRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SystemControl) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -43,8 +557,11 @@ func (s *SystemControl) Validate() error {
 func (s *SystemControl) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *Tag) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -60,8 +577,11 @@ func (s *Tag) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TagResourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -82,8 +602,11 @@ func (s *TagResourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TaskDefinitionPlacementConstraint) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -96,8 +619,11 @@ func (s *TaskDefinitionPlacementConstraint) validate(v *awsapi.Validator, p stri
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TaskManagedEBSVolumeConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -118,8 +644,11 @@ func (s *TaskManagedEBSVolumeConfiguration) validate(v *awsapi.Validator, p stri
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TaskManagedEBSVolumeTerminationPolicy) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -128,8 +657,11 @@ func (s *TaskManagedEBSVolumeTerminationPolicy) Validate() error {
 func (s *TaskManagedEBSVolumeTerminationPolicy) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TaskOverride) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -144,8 +676,11 @@ func (s *TaskOverride) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TaskVolumeConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -161,8 +696,11 @@ func (s *TaskVolumeConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ThresholdConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -177,8 +715,11 @@ func (s *ThresholdConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TimeoutConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -194,8 +735,11 @@ func (s *TimeoutConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *Tmpfs) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -208,8 +752,11 @@ func (s *Tmpfs) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TotalLocalStorageGBRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -218,8 +765,11 @@ func (s *TotalLocalStorageGBRequest) Validate() error {
 func (s *TotalLocalStorageGBRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *Ulimit) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -234,8 +784,11 @@ func (s *Ulimit) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UntagResourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -253,8 +806,11 @@ func (s *UntagResourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateCapacityProviderRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -273,8 +829,11 @@ func (s *UpdateCapacityProviderRequest) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateClusterRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -298,8 +857,11 @@ func (s *UpdateClusterRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateClusterSettingsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -319,8 +881,11 @@ func (s *UpdateClusterSettingsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateContainerAgentRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -333,8 +898,11 @@ func (s *UpdateContainerAgentRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateContainerInstancesStateRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -352,8 +920,11 @@ func (s *UpdateContainerInstancesStateRequest) validate(v *awsapi.Validator, p s
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateDaemonRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -378,8 +949,11 @@ func (s *UpdateDaemonRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateExpressGatewayServiceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -398,8 +972,11 @@ func (s *UpdateExpressGatewayServiceRequest) validate(v *awsapi.Validator, p str
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateManagedInstancesProviderConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -423,8 +1000,11 @@ func (s *UpdateManagedInstancesProviderConfiguration) validate(v *awsapi.Validat
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateServicePrimaryTaskSetRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -443,8 +1023,11 @@ func (s *UpdateServicePrimaryTaskSetRequest) validate(v *awsapi.Validator, p str
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateServiceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -503,8 +1086,11 @@ func (s *UpdateServiceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateTaskProtectionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -520,8 +1106,11 @@ func (s *UpdateTaskProtectionRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateTaskSetRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -545,8 +1134,11 @@ func (s *UpdateTaskSetRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *VCpuCountRangeRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -555,8 +1147,11 @@ func (s *VCpuCountRangeRequest) Validate() error {
 func (s *VCpuCountRangeRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *VersionInfo) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -565,8 +1160,11 @@ func (s *VersionInfo) Validate() error {
 func (s *VersionInfo) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *Volume) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -588,8 +1186,11 @@ func (s *Volume) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *VolumeFrom) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -598,8 +1199,11 @@ func (s *VolumeFrom) Validate() error {
 func (s *VolumeFrom) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *VpcLatticeConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()

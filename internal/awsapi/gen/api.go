@@ -39,7 +39,7 @@ func (g *generator) apiFile() []byte {
 	for _, s := range exceptions {
 		tn := g.typeName[s.Name]
 		status := errorStatus(s)
-		fmt.Fprintf(&b, "// New%s returns a %s error (HTTP %d) with a formatted message.\n", tn, errorCode(s), status)
+		fmt.Fprintf(&b, "// New%s returns the API error %s (HTTP %d) with a formatted message.\n", tn, errorCode(s), status)
 		fmt.Fprintf(&b, "func New%s(format string, args ...any) *awsapi.Error {\n", tn)
 		fmt.Fprintf(&b, "\treturn awsapi.NewError(ErrCode%s, %d, format, args...)\n}\n\n", tn, status)
 	}

@@ -218,8 +218,9 @@ func (g *generator) validateDecl(s *Shape) string {
 	tn := g.typeName[s.Name]
 	var b strings.Builder
 	fmt.Fprintf(&b, "// Validate checks the model's constraints on s and everything it holds,\n")
-	fmt.Fprintf(&b, "// returning all violations as an *awsapi.ValidationErrors.\n")
-	fmt.Fprintf(&b, "func (s *%s) Validate() error {\n\tvar v awsapi.Validator\n\ts.validate(&v, \"\")\n\treturn v.Err()\n}\n\n", tn)
+	fmt.Fprintf(&b, "// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.\n")
+	fmt.Fprintf(&b, "func (s *%s) Validate() error {\n\tif s == nil {\n\t\treturn nil\n\t}\n", tn)
+	fmt.Fprintf(&b, "\tvar v awsapi.Validator\n\ts.validate(&v, \"\")\n\treturn v.Err()\n}\n\n")
 	if !g.needs[s.Name] {
 		fmt.Fprintf(&b, "func (s *%s) validate(*awsapi.Validator, string) {}\n\n", tn)
 		return b.String()

@@ -45,107 +45,107 @@ const (
 	ErrCodeValidationException            = "ValidationException"
 )
 
-// NewAccessDeniedException returns a AccessDeniedException error (HTTP 400) with a formatted message.
+// NewAccessDeniedException returns the API error AccessDeniedException (HTTP 400) with a formatted message.
 func NewAccessDeniedException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeAccessDeniedException, 400, format, args...)
 }
 
-// NewConflictException returns a ConflictException error (HTTP 400) with a formatted message.
+// NewConflictException returns the API error ConflictException (HTTP 400) with a formatted message.
 func NewConflictException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeConflictException, 400, format, args...)
 }
 
-// NewDataAlreadyAcceptedException returns a DataAlreadyAcceptedException error (HTTP 400) with a formatted message.
+// NewDataAlreadyAcceptedException returns the API error DataAlreadyAcceptedException (HTTP 400) with a formatted message.
 func NewDataAlreadyAcceptedException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeDataAlreadyAcceptedException, 400, format, args...)
 }
 
-// NewInternalServerException returns a InternalServerException error (HTTP 500) with a formatted message.
+// NewInternalServerException returns the API error InternalServerException (HTTP 500) with a formatted message.
 func NewInternalServerException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeInternalServerException, 500, format, args...)
 }
 
-// NewInternalStreamingException returns a InternalStreamingException error (HTTP 400) with a formatted message.
+// NewInternalStreamingException returns the API error InternalStreamingException (HTTP 400) with a formatted message.
 func NewInternalStreamingException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeInternalStreamingException, 400, format, args...)
 }
 
-// NewInvalidOperationException returns a InvalidOperationException error (HTTP 400) with a formatted message.
+// NewInvalidOperationException returns the API error InvalidOperationException (HTTP 400) with a formatted message.
 func NewInvalidOperationException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeInvalidOperationException, 400, format, args...)
 }
 
-// NewInvalidParameterException returns a InvalidParameterException error (HTTP 400) with a formatted message.
+// NewInvalidParameterException returns the API error InvalidParameterException (HTTP 400) with a formatted message.
 func NewInvalidParameterException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeInvalidParameterException, 400, format, args...)
 }
 
-// NewInvalidSequenceTokenException returns a InvalidSequenceTokenException error (HTTP 400) with a formatted message.
+// NewInvalidSequenceTokenException returns the API error InvalidSequenceTokenException (HTTP 400) with a formatted message.
 func NewInvalidSequenceTokenException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeInvalidSequenceTokenException, 400, format, args...)
 }
 
-// NewLimitExceededException returns a LimitExceededException error (HTTP 400) with a formatted message.
+// NewLimitExceededException returns the API error LimitExceededException (HTTP 400) with a formatted message.
 func NewLimitExceededException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeLimitExceededException, 400, format, args...)
 }
 
-// NewMalformedQueryException returns a MalformedQueryException error (HTTP 400) with a formatted message.
+// NewMalformedQueryException returns the API error MalformedQueryException (HTTP 400) with a formatted message.
 func NewMalformedQueryException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeMalformedQueryException, 400, format, args...)
 }
 
-// NewOperationAbortedException returns a OperationAbortedException error (HTTP 400) with a formatted message.
+// NewOperationAbortedException returns the API error OperationAbortedException (HTTP 400) with a formatted message.
 func NewOperationAbortedException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeOperationAbortedException, 400, format, args...)
 }
 
-// NewResourceAlreadyExistsException returns a ResourceAlreadyExistsException error (HTTP 400) with a formatted message.
+// NewResourceAlreadyExistsException returns the API error ResourceAlreadyExistsException (HTTP 400) with a formatted message.
 func NewResourceAlreadyExistsException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeResourceAlreadyExistsException, 400, format, args...)
 }
 
-// NewResourceNotFoundException returns a ResourceNotFoundException error (HTTP 400) with a formatted message.
+// NewResourceNotFoundException returns the API error ResourceNotFoundException (HTTP 400) with a formatted message.
 func NewResourceNotFoundException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeResourceNotFoundException, 400, format, args...)
 }
 
-// NewServiceQuotaExceededException returns a ServiceQuotaExceededException error (HTTP 400) with a formatted message.
+// NewServiceQuotaExceededException returns the API error ServiceQuotaExceededException (HTTP 400) with a formatted message.
 func NewServiceQuotaExceededException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeServiceQuotaExceededException, 400, format, args...)
 }
 
-// NewServiceUnavailableException returns a ServiceUnavailableException error (HTTP 500) with a formatted message.
+// NewServiceUnavailableException returns the API error ServiceUnavailableException (HTTP 500) with a formatted message.
 func NewServiceUnavailableException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeServiceUnavailableException, 500, format, args...)
 }
 
-// NewSessionStreamingException returns a SessionStreamingException error (HTTP 400) with a formatted message.
+// NewSessionStreamingException returns the API error SessionStreamingException (HTTP 400) with a formatted message.
 func NewSessionStreamingException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeSessionStreamingException, 400, format, args...)
 }
 
-// NewSessionTimeoutException returns a SessionTimeoutException error (HTTP 400) with a formatted message.
+// NewSessionTimeoutException returns the API error SessionTimeoutException (HTTP 400) with a formatted message.
 func NewSessionTimeoutException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeSessionTimeoutException, 400, format, args...)
 }
 
-// NewThrottlingException returns a ThrottlingException error (HTTP 400) with a formatted message.
+// NewThrottlingException returns the API error ThrottlingException (HTTP 400) with a formatted message.
 func NewThrottlingException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeThrottlingException, 400, format, args...)
 }
 
-// NewTooManyTagsException returns a TooManyTagsException error (HTTP 400) with a formatted message.
+// NewTooManyTagsException returns the API error TooManyTagsException (HTTP 400) with a formatted message.
 func NewTooManyTagsException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeTooManyTagsException, 400, format, args...)
 }
 
-// NewUnrecognizedClientException returns a UnrecognizedClientException error (HTTP 400) with a formatted message.
+// NewUnrecognizedClientException returns the API error UnrecognizedClientException (HTTP 400) with a formatted message.
 func NewUnrecognizedClientException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeUnrecognizedClientException, 400, format, args...)
 }
 
-// NewValidationException returns a ValidationException error (HTTP 400) with a formatted message.
+// NewValidationException returns the API error ValidationException (HTTP 400) with a formatted message.
 func NewValidationException(format string, args ...any) *awsapi.Error {
 	return awsapi.NewError(ErrCodeValidationException, 400, format, args...)
 }

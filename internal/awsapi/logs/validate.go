@@ -7,8 +7,11 @@ import (
 )
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *AddKeyEntry) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -28,8 +31,11 @@ func (s *AddKeyEntry) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *AddKeys) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -47,8 +53,11 @@ func (s *AddKeys) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *AssociateKmsKeyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -69,8 +78,11 @@ func (s *AssociateKmsKeyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *AssociateSourceToS3TableIntegrationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -88,8 +100,11 @@ func (s *AssociateSourceToS3TableIntegrationRequest) validate(v *awsapi.Validato
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CSV) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -115,8 +130,11 @@ func (s *CSV) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CancelExportTaskRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -131,8 +149,11 @@ func (s *CancelExportTaskRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CancelImportTaskRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -147,8 +168,11 @@ func (s *CancelImportTaskRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CopyValue) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -166,8 +190,11 @@ func (s *CopyValue) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CopyValueEntry) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -187,8 +214,11 @@ func (s *CopyValueEntry) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateDeliveryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -221,8 +251,11 @@ func (s *CreateDeliveryRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateExportTaskRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -250,8 +283,11 @@ func (s *CreateExportTaskRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateImportTaskRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -272,8 +308,11 @@ func (s *CreateImportTaskRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateLogAnomalyDetectorRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -308,8 +347,11 @@ func (s *CreateLogAnomalyDetectorRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateLogGroupRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -335,8 +377,11 @@ func (s *CreateLogGroupRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateLogStreamRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -356,8 +401,11 @@ func (s *CreateLogStreamRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateLookupTableRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -389,8 +437,11 @@ func (s *CreateLookupTableRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *CreateScheduledQueryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -452,8 +503,11 @@ func (s *CreateScheduledQueryRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DataSource) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -466,8 +520,11 @@ func (s *DataSource) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DataSourceFilter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -480,8 +537,11 @@ func (s *DataSourceFilter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DateTimeConverter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -519,8 +579,11 @@ func (s *DateTimeConverter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteAccountPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -538,8 +601,11 @@ func (s *DeleteAccountPolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteDataProtectionPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -554,8 +620,11 @@ func (s *DeleteDataProtectionPolicyRequest) validate(v *awsapi.Validator, p stri
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteDeliveryDestinationPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -570,8 +639,11 @@ func (s *DeleteDeliveryDestinationPolicyRequest) validate(v *awsapi.Validator, p
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteDeliveryDestinationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -586,8 +658,11 @@ func (s *DeleteDeliveryDestinationRequest) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteDeliveryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -602,8 +677,11 @@ func (s *DeleteDeliveryRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteDeliverySourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -618,8 +696,11 @@ func (s *DeleteDeliverySourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteDestinationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -634,8 +715,11 @@ func (s *DeleteDestinationRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteIndexPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -650,8 +734,11 @@ func (s *DeleteIndexPolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteIntegrationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -666,8 +753,11 @@ func (s *DeleteIntegrationRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteKeys) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -683,8 +773,11 @@ func (s *DeleteKeys) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteLogAnomalyDetectorRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -699,8 +792,11 @@ func (s *DeleteLogAnomalyDetectorRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteLogGroupRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -715,8 +811,11 @@ func (s *DeleteLogGroupRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteLogStreamRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -736,8 +835,11 @@ func (s *DeleteLogStreamRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteLookupTableRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -750,8 +852,11 @@ func (s *DeleteLookupTableRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteMetricFilterRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -771,8 +876,11 @@ func (s *DeleteMetricFilterRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteQueryDefinitionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -787,8 +895,11 @@ func (s *DeleteQueryDefinitionRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteResourcePolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -801,8 +912,11 @@ func (s *DeleteResourcePolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteRetentionPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -817,8 +931,11 @@ func (s *DeleteRetentionPolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteScheduledQueryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -833,8 +950,11 @@ func (s *DeleteScheduledQueryRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteSubscriptionFilterRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -854,8 +974,11 @@ func (s *DeleteSubscriptionFilterRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteSyslogConfigurationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -873,8 +996,11 @@ func (s *DeleteSyslogConfigurationRequest) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeleteTransformerRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -889,8 +1015,11 @@ func (s *DeleteTransformerRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DeliveryDestinationConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -903,8 +1032,11 @@ func (s *DeliveryDestinationConfiguration) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeAccountPoliciesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -926,8 +1058,11 @@ func (s *DescribeAccountPoliciesRequest) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeConfigurationTemplatesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -958,8 +1093,11 @@ func (s *DescribeConfigurationTemplatesRequest) validate(v *awsapi.Validator, p 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeDeliveriesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -975,8 +1113,11 @@ func (s *DescribeDeliveriesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeDeliveryDestinationsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -992,8 +1133,11 @@ func (s *DescribeDeliveryDestinationsRequest) validate(v *awsapi.Validator, p st
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeDeliverySourcesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1009,8 +1153,11 @@ func (s *DescribeDeliverySourcesRequest) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeDestinationsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1029,8 +1176,11 @@ func (s *DescribeDestinationsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeExportTasksRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1052,8 +1202,11 @@ func (s *DescribeExportTasksRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeFieldIndexesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1076,8 +1229,11 @@ func (s *DescribeFieldIndexesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeImportTaskBatchesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1101,8 +1257,11 @@ func (s *DescribeImportTaskBatchesRequest) validate(v *awsapi.Validator, p strin
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeImportTasksRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1124,8 +1283,11 @@ func (s *DescribeImportTasksRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeIndexPoliciesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1144,8 +1306,11 @@ func (s *DescribeIndexPoliciesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeLogGroupsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1178,8 +1343,11 @@ func (s *DescribeLogGroupsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeLogStreamsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1207,8 +1375,11 @@ func (s *DescribeLogStreamsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeLookupTablesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1227,8 +1398,11 @@ func (s *DescribeLookupTablesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeMetricFiltersRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1256,8 +1430,11 @@ func (s *DescribeMetricFiltersRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeQueriesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1282,8 +1459,11 @@ func (s *DescribeQueriesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeQueryDefinitionsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1305,8 +1485,11 @@ func (s *DescribeQueryDefinitionsRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeResourcePoliciesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1325,8 +1508,11 @@ func (s *DescribeResourcePoliciesRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DescribeSubscriptionFiltersRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1350,8 +1536,11 @@ func (s *DescribeSubscriptionFiltersRequest) validate(v *awsapi.Validator, p str
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DestinationConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1367,8 +1556,11 @@ func (s *DestinationConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DisassociateKmsKeyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1384,8 +1576,11 @@ func (s *DisassociateKmsKeyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *DisassociateSourceFromS3TableIntegrationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1400,8 +1595,11 @@ func (s *DisassociateSourceFromS3TableIntegrationRequest) validate(v *awsapi.Val
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *Entity) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1421,8 +1619,11 @@ func (s *Entity) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *FilterLogEventsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1460,8 +1661,11 @@ func (s *FilterLogEventsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetDataProtectionPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1476,8 +1680,11 @@ func (s *GetDataProtectionPolicyRequest) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetDeliveryDestinationPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1492,8 +1699,11 @@ func (s *GetDeliveryDestinationPolicyRequest) validate(v *awsapi.Validator, p st
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetDeliveryDestinationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1508,8 +1718,11 @@ func (s *GetDeliveryDestinationRequest) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetDeliveryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1524,8 +1737,11 @@ func (s *GetDeliveryRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetDeliverySourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1540,8 +1756,11 @@ func (s *GetDeliverySourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetIntegrationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1556,8 +1775,11 @@ func (s *GetIntegrationRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetLogAnomalyDetectorRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1572,8 +1794,11 @@ func (s *GetLogAnomalyDetectorRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetLogEventsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1606,8 +1831,11 @@ func (s *GetLogEventsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetLogFieldsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1623,8 +1851,11 @@ func (s *GetLogFieldsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetLogGroupFieldsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1643,8 +1874,11 @@ func (s *GetLogGroupFieldsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetLogObjectRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1659,8 +1893,11 @@ func (s *GetLogObjectRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetLogRecordRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1673,8 +1910,11 @@ func (s *GetLogRecordRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetLookupTableRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1687,8 +1927,11 @@ func (s *GetLookupTableRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetQueryResultsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1709,8 +1952,11 @@ func (s *GetQueryResultsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetScheduledQueryHistoryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1736,8 +1982,11 @@ func (s *GetScheduledQueryHistoryRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetScheduledQueryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1752,8 +2001,11 @@ func (s *GetScheduledQueryRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetStorageTierPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1762,8 +2014,11 @@ func (s *GetStorageTierPolicyRequest) Validate() error {
 func (s *GetStorageTierPolicyRequest) validate(*awsapi.Validator, string) {}
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *GetTransformerRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1778,8 +2033,11 @@ func (s *GetTransformerRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *Grok) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1797,8 +2055,11 @@ func (s *Grok) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ImportFilter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1814,8 +2075,11 @@ func (s *ImportFilter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *InputLogEvent) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1831,8 +2095,11 @@ func (s *InputLogEvent) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListAggregateLogGroupSummariesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1869,8 +2136,11 @@ func (s *ListAggregateLogGroupSummariesRequest) validate(v *awsapi.Validator, p 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListAnomaliesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1892,8 +2162,11 @@ func (s *ListAnomaliesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListIntegrationsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1912,8 +2185,11 @@ func (s *ListIntegrationsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListLogAnomalyDetectorsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1932,8 +2208,11 @@ func (s *ListLogAnomalyDetectorsRequest) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListLogGroupsForQueryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1954,8 +2233,11 @@ func (s *ListLogGroupsForQueryRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListLogGroupsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -1997,8 +2279,11 @@ func (s *ListLogGroupsRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListScheduledQueriesRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2020,8 +2305,11 @@ func (s *ListScheduledQueriesRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListSourcesForS3TableIntegrationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2040,8 +2328,11 @@ func (s *ListSourcesForS3TableIntegrationRequest) validate(v *awsapi.Validator, 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListSyslogConfigurationsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2063,8 +2354,11 @@ func (s *ListSyslogConfigurationsRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListTagsForResourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2079,8 +2373,11 @@ func (s *ListTagsForResourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListTagsLogGroupRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2095,8 +2392,11 @@ func (s *ListTagsLogGroupRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ListToMap) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2125,8 +2425,11 @@ func (s *ListToMap) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *LookupTableConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2157,8 +2460,11 @@ func (s *LookupTableConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *LowerCaseString) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2174,8 +2480,11 @@ func (s *LowerCaseString) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *MetricTransformation) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2207,8 +2516,11 @@ func (s *MetricTransformation) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *MoveKeyEntry) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2228,8 +2540,11 @@ func (s *MoveKeyEntry) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *MoveKeys) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2247,8 +2562,11 @@ func (s *MoveKeys) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *OpenSearchResourceConfig) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2265,8 +2583,11 @@ func (s *OpenSearchResourceConfig) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ParseCloudfront) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2279,8 +2600,11 @@ func (s *ParseCloudfront) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ParseJSON) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2296,8 +2620,11 @@ func (s *ParseJSON) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ParseKeyValue) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2325,8 +2652,11 @@ func (s *ParseKeyValue) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ParsePostgres) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2339,8 +2669,11 @@ func (s *ParsePostgres) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ParseRoute53) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2353,8 +2686,11 @@ func (s *ParseRoute53) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ParseToOCSF) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2380,8 +2716,11 @@ func (s *ParseToOCSF) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ParseVPC) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2394,8 +2733,11 @@ func (s *ParseVPC) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ParseWAF) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2408,8 +2750,11 @@ func (s *ParseWAF) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *Processor) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2488,8 +2833,11 @@ func (s *Processor) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutAccountPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2513,8 +2861,11 @@ func (s *PutAccountPolicyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutBearerTokenAuthenticationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2529,8 +2880,11 @@ func (s *PutBearerTokenAuthenticationRequest) validate(v *awsapi.Validator, p st
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutDataProtectionPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2548,8 +2902,11 @@ func (s *PutDataProtectionPolicyRequest) validate(v *awsapi.Validator, p string)
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutDeliveryDestinationPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2569,8 +2926,11 @@ func (s *PutDeliveryDestinationPolicyRequest) validate(v *awsapi.Validator, p st
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutDeliveryDestinationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2599,8 +2959,11 @@ func (s *PutDeliveryDestinationRequest) validate(v *awsapi.Validator, p string) 
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *PutDeliverySourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -2628,363 +2991,5 @@ func (s *PutDeliverySourceRequest) validate(v *awsapi.Validator, p string) {
 	if s.DeliverySourceConfiguration != nil {
 		awsapi.MapKeys(v, awsapi.Join(p, "deliverySourceConfiguration"), s.DeliverySourceConfiguration, &ruleDeliverySourceConfigurationKey)
 		awsapi.MapStringValues(v, awsapi.Join(p, "deliverySourceConfiguration"), s.DeliverySourceConfiguration, &ruleDeliverySourceConfigurationValue)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutDestinationPolicyRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutDestinationPolicyRequest) validate(v *awsapi.Validator, p string) {
-	if s.DestinationName == "" {
-		v.Missing(awsapi.Join(p, "destinationName"))
-	} else {
-		v.String(awsapi.Join(p, "destinationName"), s.DestinationName, &ruleDestinationName)
-	}
-	if s.AccessPolicy == "" {
-		v.Missing(awsapi.Join(p, "accessPolicy"))
-	} else {
-		v.String(awsapi.Join(p, "accessPolicy"), s.AccessPolicy, &ruleAccessPolicy)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutDestinationRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutDestinationRequest) validate(v *awsapi.Validator, p string) {
-	if s.DestinationName == "" {
-		v.Missing(awsapi.Join(p, "destinationName"))
-	} else {
-		v.String(awsapi.Join(p, "destinationName"), s.DestinationName, &ruleDestinationName)
-	}
-	if s.TargetArn == "" {
-		v.Missing(awsapi.Join(p, "targetArn"))
-	} else {
-		v.String(awsapi.Join(p, "targetArn"), s.TargetArn, &ruleTargetArn)
-	}
-	if s.RoleArn == "" {
-		v.Missing(awsapi.Join(p, "roleArn"))
-	} else {
-		v.String(awsapi.Join(p, "roleArn"), s.RoleArn, &ruleRoleArn)
-	}
-	if s.Tags != nil {
-		v.Len(awsapi.Join(p, "tags"), s.Tags, len(s.Tags), &ruleTags)
-		awsapi.MapKeys(v, awsapi.Join(p, "tags"), s.Tags, &ruleTagKey)
-		awsapi.MapStringValues(v, awsapi.Join(p, "tags"), s.Tags, &ruleTagValue)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutIndexPolicyRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutIndexPolicyRequest) validate(v *awsapi.Validator, p string) {
-	if s.LogGroupIdentifier == "" {
-		v.Missing(awsapi.Join(p, "logGroupIdentifier"))
-	} else {
-		v.String(awsapi.Join(p, "logGroupIdentifier"), s.LogGroupIdentifier, &ruleLogGroupIdentifier)
-	}
-	if s.PolicyDocument == "" {
-		v.Missing(awsapi.Join(p, "policyDocument"))
-	} else {
-		v.String(awsapi.Join(p, "policyDocument"), s.PolicyDocument, &rulePolicyDocument)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutIntegrationRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutIntegrationRequest) validate(v *awsapi.Validator, p string) {
-	if s.IntegrationName == "" {
-		v.Missing(awsapi.Join(p, "integrationName"))
-	} else {
-		v.String(awsapi.Join(p, "integrationName"), s.IntegrationName, &ruleIntegrationName)
-	}
-	if awsapi.IsZero(s.ResourceConfig) {
-		v.Missing(awsapi.Join(p, "resourceConfig"))
-	} else {
-		s.ResourceConfig.validate(v, awsapi.Join(p, "resourceConfig"))
-	}
-	if s.IntegrationType == "" {
-		v.Missing(awsapi.Join(p, "integrationType"))
-	} else {
-		v.String(awsapi.Join(p, "integrationType"), string(s.IntegrationType), &ruleIntegrationType)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutLogEventsRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutLogEventsRequest) validate(v *awsapi.Validator, p string) {
-	if s.LogGroupName == "" {
-		v.Missing(awsapi.Join(p, "logGroupName"))
-	} else {
-		v.String(awsapi.Join(p, "logGroupName"), s.LogGroupName, &ruleLogGroupName)
-	}
-	if s.LogStreamName == "" {
-		v.Missing(awsapi.Join(p, "logStreamName"))
-	} else {
-		v.String(awsapi.Join(p, "logStreamName"), s.LogStreamName, &ruleLogStreamName)
-	}
-	if s.LogEvents == nil {
-		v.Missing(awsapi.Join(p, "logEvents"))
-	} else {
-		v.Len(awsapi.Join(p, "logEvents"), s.LogEvents, len(s.LogEvents), &ruleInputLogEvents)
-		for i1 := range s.LogEvents {
-			s.LogEvents[i1].validate(v, awsapi.Index(awsapi.Join(p, "logEvents"), i1))
-		}
-	}
-	if s.SequenceToken != nil {
-		v.String(awsapi.Join(p, "sequenceToken"), *s.SequenceToken, &ruleSequenceToken)
-	}
-	if s.Entity != nil {
-		s.Entity.validate(v, awsapi.Join(p, "entity"))
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutLogGroupDeletionProtectionRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutLogGroupDeletionProtectionRequest) validate(v *awsapi.Validator, p string) {
-	if s.LogGroupIdentifier == "" {
-		v.Missing(awsapi.Join(p, "logGroupIdentifier"))
-	} else {
-		v.String(awsapi.Join(p, "logGroupIdentifier"), s.LogGroupIdentifier, &ruleLogGroupIdentifier)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutMetricFilterRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutMetricFilterRequest) validate(v *awsapi.Validator, p string) {
-	if s.LogGroupName == "" {
-		v.Missing(awsapi.Join(p, "logGroupName"))
-	} else {
-		v.String(awsapi.Join(p, "logGroupName"), s.LogGroupName, &ruleLogGroupName)
-	}
-	if s.FilterName == "" {
-		v.Missing(awsapi.Join(p, "filterName"))
-	} else {
-		v.String(awsapi.Join(p, "filterName"), s.FilterName, &ruleFilterName)
-	}
-	if s.FilterPattern == "" {
-		v.Missing(awsapi.Join(p, "filterPattern"))
-	} else {
-		v.String(awsapi.Join(p, "filterPattern"), s.FilterPattern, &ruleFilterPattern)
-	}
-	if s.MetricTransformations == nil {
-		v.Missing(awsapi.Join(p, "metricTransformations"))
-	} else {
-		v.Len(awsapi.Join(p, "metricTransformations"), s.MetricTransformations, len(s.MetricTransformations), &ruleMetricTransformations)
-		for i1 := range s.MetricTransformations {
-			s.MetricTransformations[i1].validate(v, awsapi.Index(awsapi.Join(p, "metricTransformations"), i1))
-		}
-	}
-	if s.FieldSelectionCriteria != nil {
-		v.String(awsapi.Join(p, "fieldSelectionCriteria"), *s.FieldSelectionCriteria, &ruleFieldSelectionCriteria)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutQueryDefinitionRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutQueryDefinitionRequest) validate(v *awsapi.Validator, p string) {
-	if s.QueryLanguage != nil {
-		v.String(awsapi.Join(p, "queryLanguage"), string(*s.QueryLanguage), &ruleQueryLanguage)
-	}
-	if s.Name == "" {
-		v.Missing(awsapi.Join(p, "name"))
-	} else {
-		v.String(awsapi.Join(p, "name"), s.Name, &ruleQueryDefinitionName)
-	}
-	if s.QueryDefinitionId != nil {
-		v.String(awsapi.Join(p, "queryDefinitionId"), *s.QueryDefinitionId, &ruleQueryId)
-	}
-	if s.LogGroupNames != nil {
-		awsapi.StringElems(v, awsapi.Join(p, "logGroupNames"), s.LogGroupNames, &ruleLogGroupName)
-	}
-	if s.QueryString == "" {
-		v.Missing(awsapi.Join(p, "queryString"))
-	} else {
-		v.String(awsapi.Join(p, "queryString"), s.QueryString, &ruleQueryDefinitionString)
-	}
-	if s.ClientToken != nil {
-		v.String(awsapi.Join(p, "clientToken"), *s.ClientToken, &ruleClientToken)
-	}
-	if s.Parameters != nil {
-		v.Len(awsapi.Join(p, "parameters"), s.Parameters, len(s.Parameters), &ruleQueryParameterList)
-		for i1 := range s.Parameters {
-			s.Parameters[i1].validate(v, awsapi.Index(awsapi.Join(p, "parameters"), i1))
-		}
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutResourcePolicyRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutResourcePolicyRequest) validate(v *awsapi.Validator, p string) {
-	if s.PolicyDocument != nil {
-		v.String(awsapi.Join(p, "policyDocument"), *s.PolicyDocument, &rulePolicyDocument)
-	}
-	if s.ExpectedRevisionId != nil {
-		v.String(awsapi.Join(p, "expectedRevisionId"), *s.ExpectedRevisionId, &ruleExpectedRevisionId)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutRetentionPolicyRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutRetentionPolicyRequest) validate(v *awsapi.Validator, p string) {
-	if s.LogGroupName == "" {
-		v.Missing(awsapi.Join(p, "logGroupName"))
-	} else {
-		v.String(awsapi.Join(p, "logGroupName"), s.LogGroupName, &ruleLogGroupName)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutStorageTierPolicyRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutStorageTierPolicyRequest) validate(v *awsapi.Validator, p string) {
-	if s.StorageTier == "" {
-		v.Missing(awsapi.Join(p, "storageTier"))
-	} else {
-		v.String(awsapi.Join(p, "storageTier"), string(s.StorageTier), &ruleStorageTier)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutSubscriptionFilterRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutSubscriptionFilterRequest) validate(v *awsapi.Validator, p string) {
-	if s.LogGroupName == "" {
-		v.Missing(awsapi.Join(p, "logGroupName"))
-	} else {
-		v.String(awsapi.Join(p, "logGroupName"), s.LogGroupName, &ruleLogGroupName)
-	}
-	if s.FilterName == "" {
-		v.Missing(awsapi.Join(p, "filterName"))
-	} else {
-		v.String(awsapi.Join(p, "filterName"), s.FilterName, &ruleFilterName)
-	}
-	if s.FilterPattern == "" {
-		v.Missing(awsapi.Join(p, "filterPattern"))
-	} else {
-		v.String(awsapi.Join(p, "filterPattern"), s.FilterPattern, &ruleFilterPattern)
-	}
-	if s.DestinationArn == "" {
-		v.Missing(awsapi.Join(p, "destinationArn"))
-	} else {
-		v.String(awsapi.Join(p, "destinationArn"), s.DestinationArn, &ruleDestinationArn)
-	}
-	if s.RoleArn != nil {
-		v.String(awsapi.Join(p, "roleArn"), *s.RoleArn, &ruleRoleArn)
-	}
-	if s.Distribution != nil {
-		v.String(awsapi.Join(p, "distribution"), string(*s.Distribution), &ruleDistribution)
-	}
-	if s.FieldSelectionCriteria != nil {
-		v.String(awsapi.Join(p, "fieldSelectionCriteria"), *s.FieldSelectionCriteria, &ruleFieldSelectionCriteria)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutSyslogConfigurationRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutSyslogConfigurationRequest) validate(v *awsapi.Validator, p string) {
-	if s.LogGroupIdentifier == "" {
-		v.Missing(awsapi.Join(p, "logGroupIdentifier"))
-	} else {
-		v.String(awsapi.Join(p, "logGroupIdentifier"), s.LogGroupIdentifier, &ruleLogGroupIdentifier)
-	}
-	if s.VpcEndpointId != nil {
-		v.String(awsapi.Join(p, "vpcEndpointId"), *s.VpcEndpointId, &ruleVpcEndpointId)
-	}
-}
-
-// Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
-func (s *PutTransformerRequest) Validate() error {
-	var v awsapi.Validator
-	s.validate(&v, "")
-	return v.Err()
-}
-
-func (s *PutTransformerRequest) validate(v *awsapi.Validator, p string) {
-	if s.LogGroupIdentifier == "" {
-		v.Missing(awsapi.Join(p, "logGroupIdentifier"))
-	} else {
-		v.String(awsapi.Join(p, "logGroupIdentifier"), s.LogGroupIdentifier, &ruleLogGroupIdentifier)
-	}
-	if s.TransformerConfig == nil {
-		v.Missing(awsapi.Join(p, "transformerConfig"))
-	} else {
-		v.Len(awsapi.Join(p, "transformerConfig"), s.TransformerConfig, len(s.TransformerConfig), &ruleProcessors)
-		for i1 := range s.TransformerConfig {
-			s.TransformerConfig[i1].validate(v, awsapi.Index(awsapi.Join(p, "transformerConfig"), i1))
-		}
 	}
 }

@@ -7,8 +7,411 @@ import (
 )
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutDestinationPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutDestinationPolicyRequest) validate(v *awsapi.Validator, p string) {
+	if s.DestinationName == "" {
+		v.Missing(awsapi.Join(p, "destinationName"))
+	} else {
+		v.String(awsapi.Join(p, "destinationName"), s.DestinationName, &ruleDestinationName)
+	}
+	if s.AccessPolicy == "" {
+		v.Missing(awsapi.Join(p, "accessPolicy"))
+	} else {
+		v.String(awsapi.Join(p, "accessPolicy"), s.AccessPolicy, &ruleAccessPolicy)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutDestinationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutDestinationRequest) validate(v *awsapi.Validator, p string) {
+	if s.DestinationName == "" {
+		v.Missing(awsapi.Join(p, "destinationName"))
+	} else {
+		v.String(awsapi.Join(p, "destinationName"), s.DestinationName, &ruleDestinationName)
+	}
+	if s.TargetArn == "" {
+		v.Missing(awsapi.Join(p, "targetArn"))
+	} else {
+		v.String(awsapi.Join(p, "targetArn"), s.TargetArn, &ruleTargetArn)
+	}
+	if s.RoleArn == "" {
+		v.Missing(awsapi.Join(p, "roleArn"))
+	} else {
+		v.String(awsapi.Join(p, "roleArn"), s.RoleArn, &ruleRoleArn)
+	}
+	if s.Tags != nil {
+		v.Len(awsapi.Join(p, "tags"), s.Tags, len(s.Tags), &ruleTags)
+		awsapi.MapKeys(v, awsapi.Join(p, "tags"), s.Tags, &ruleTagKey)
+		awsapi.MapStringValues(v, awsapi.Join(p, "tags"), s.Tags, &ruleTagValue)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutIndexPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutIndexPolicyRequest) validate(v *awsapi.Validator, p string) {
+	if s.LogGroupIdentifier == "" {
+		v.Missing(awsapi.Join(p, "logGroupIdentifier"))
+	} else {
+		v.String(awsapi.Join(p, "logGroupIdentifier"), s.LogGroupIdentifier, &ruleLogGroupIdentifier)
+	}
+	if s.PolicyDocument == "" {
+		v.Missing(awsapi.Join(p, "policyDocument"))
+	} else {
+		v.String(awsapi.Join(p, "policyDocument"), s.PolicyDocument, &rulePolicyDocument)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutIntegrationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutIntegrationRequest) validate(v *awsapi.Validator, p string) {
+	if s.IntegrationName == "" {
+		v.Missing(awsapi.Join(p, "integrationName"))
+	} else {
+		v.String(awsapi.Join(p, "integrationName"), s.IntegrationName, &ruleIntegrationName)
+	}
+	if awsapi.IsZero(s.ResourceConfig) {
+		v.Missing(awsapi.Join(p, "resourceConfig"))
+	} else {
+		s.ResourceConfig.validate(v, awsapi.Join(p, "resourceConfig"))
+	}
+	if s.IntegrationType == "" {
+		v.Missing(awsapi.Join(p, "integrationType"))
+	} else {
+		v.String(awsapi.Join(p, "integrationType"), string(s.IntegrationType), &ruleIntegrationType)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutLogEventsRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutLogEventsRequest) validate(v *awsapi.Validator, p string) {
+	if s.LogGroupName == "" {
+		v.Missing(awsapi.Join(p, "logGroupName"))
+	} else {
+		v.String(awsapi.Join(p, "logGroupName"), s.LogGroupName, &ruleLogGroupName)
+	}
+	if s.LogStreamName == "" {
+		v.Missing(awsapi.Join(p, "logStreamName"))
+	} else {
+		v.String(awsapi.Join(p, "logStreamName"), s.LogStreamName, &ruleLogStreamName)
+	}
+	if s.LogEvents == nil {
+		v.Missing(awsapi.Join(p, "logEvents"))
+	} else {
+		v.Len(awsapi.Join(p, "logEvents"), s.LogEvents, len(s.LogEvents), &ruleInputLogEvents)
+		for i1 := range s.LogEvents {
+			s.LogEvents[i1].validate(v, awsapi.Index(awsapi.Join(p, "logEvents"), i1))
+		}
+	}
+	if s.SequenceToken != nil {
+		v.String(awsapi.Join(p, "sequenceToken"), *s.SequenceToken, &ruleSequenceToken)
+	}
+	if s.Entity != nil {
+		s.Entity.validate(v, awsapi.Join(p, "entity"))
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutLogGroupDeletionProtectionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutLogGroupDeletionProtectionRequest) validate(v *awsapi.Validator, p string) {
+	if s.LogGroupIdentifier == "" {
+		v.Missing(awsapi.Join(p, "logGroupIdentifier"))
+	} else {
+		v.String(awsapi.Join(p, "logGroupIdentifier"), s.LogGroupIdentifier, &ruleLogGroupIdentifier)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutMetricFilterRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutMetricFilterRequest) validate(v *awsapi.Validator, p string) {
+	if s.LogGroupName == "" {
+		v.Missing(awsapi.Join(p, "logGroupName"))
+	} else {
+		v.String(awsapi.Join(p, "logGroupName"), s.LogGroupName, &ruleLogGroupName)
+	}
+	if s.FilterName == "" {
+		v.Missing(awsapi.Join(p, "filterName"))
+	} else {
+		v.String(awsapi.Join(p, "filterName"), s.FilterName, &ruleFilterName)
+	}
+	if s.FilterPattern == "" {
+		v.Missing(awsapi.Join(p, "filterPattern"))
+	} else {
+		v.String(awsapi.Join(p, "filterPattern"), s.FilterPattern, &ruleFilterPattern)
+	}
+	if s.MetricTransformations == nil {
+		v.Missing(awsapi.Join(p, "metricTransformations"))
+	} else {
+		v.Len(awsapi.Join(p, "metricTransformations"), s.MetricTransformations, len(s.MetricTransformations), &ruleMetricTransformations)
+		for i1 := range s.MetricTransformations {
+			s.MetricTransformations[i1].validate(v, awsapi.Index(awsapi.Join(p, "metricTransformations"), i1))
+		}
+	}
+	if s.FieldSelectionCriteria != nil {
+		v.String(awsapi.Join(p, "fieldSelectionCriteria"), *s.FieldSelectionCriteria, &ruleFieldSelectionCriteria)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutQueryDefinitionRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutQueryDefinitionRequest) validate(v *awsapi.Validator, p string) {
+	if s.QueryLanguage != nil {
+		v.String(awsapi.Join(p, "queryLanguage"), string(*s.QueryLanguage), &ruleQueryLanguage)
+	}
+	if s.Name == "" {
+		v.Missing(awsapi.Join(p, "name"))
+	} else {
+		v.String(awsapi.Join(p, "name"), s.Name, &ruleQueryDefinitionName)
+	}
+	if s.QueryDefinitionId != nil {
+		v.String(awsapi.Join(p, "queryDefinitionId"), *s.QueryDefinitionId, &ruleQueryId)
+	}
+	if s.LogGroupNames != nil {
+		awsapi.StringElems(v, awsapi.Join(p, "logGroupNames"), s.LogGroupNames, &ruleLogGroupName)
+	}
+	if s.QueryString == "" {
+		v.Missing(awsapi.Join(p, "queryString"))
+	} else {
+		v.String(awsapi.Join(p, "queryString"), s.QueryString, &ruleQueryDefinitionString)
+	}
+	if s.ClientToken != nil {
+		v.String(awsapi.Join(p, "clientToken"), *s.ClientToken, &ruleClientToken)
+	}
+	if s.Parameters != nil {
+		v.Len(awsapi.Join(p, "parameters"), s.Parameters, len(s.Parameters), &ruleQueryParameterList)
+		for i1 := range s.Parameters {
+			s.Parameters[i1].validate(v, awsapi.Index(awsapi.Join(p, "parameters"), i1))
+		}
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutResourcePolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutResourcePolicyRequest) validate(v *awsapi.Validator, p string) {
+	if s.PolicyDocument != nil {
+		v.String(awsapi.Join(p, "policyDocument"), *s.PolicyDocument, &rulePolicyDocument)
+	}
+	if s.ExpectedRevisionId != nil {
+		v.String(awsapi.Join(p, "expectedRevisionId"), *s.ExpectedRevisionId, &ruleExpectedRevisionId)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutRetentionPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutRetentionPolicyRequest) validate(v *awsapi.Validator, p string) {
+	if s.LogGroupName == "" {
+		v.Missing(awsapi.Join(p, "logGroupName"))
+	} else {
+		v.String(awsapi.Join(p, "logGroupName"), s.LogGroupName, &ruleLogGroupName)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutStorageTierPolicyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutStorageTierPolicyRequest) validate(v *awsapi.Validator, p string) {
+	if s.StorageTier == "" {
+		v.Missing(awsapi.Join(p, "storageTier"))
+	} else {
+		v.String(awsapi.Join(p, "storageTier"), string(s.StorageTier), &ruleStorageTier)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutSubscriptionFilterRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutSubscriptionFilterRequest) validate(v *awsapi.Validator, p string) {
+	if s.LogGroupName == "" {
+		v.Missing(awsapi.Join(p, "logGroupName"))
+	} else {
+		v.String(awsapi.Join(p, "logGroupName"), s.LogGroupName, &ruleLogGroupName)
+	}
+	if s.FilterName == "" {
+		v.Missing(awsapi.Join(p, "filterName"))
+	} else {
+		v.String(awsapi.Join(p, "filterName"), s.FilterName, &ruleFilterName)
+	}
+	if s.FilterPattern == "" {
+		v.Missing(awsapi.Join(p, "filterPattern"))
+	} else {
+		v.String(awsapi.Join(p, "filterPattern"), s.FilterPattern, &ruleFilterPattern)
+	}
+	if s.DestinationArn == "" {
+		v.Missing(awsapi.Join(p, "destinationArn"))
+	} else {
+		v.String(awsapi.Join(p, "destinationArn"), s.DestinationArn, &ruleDestinationArn)
+	}
+	if s.RoleArn != nil {
+		v.String(awsapi.Join(p, "roleArn"), *s.RoleArn, &ruleRoleArn)
+	}
+	if s.Distribution != nil {
+		v.String(awsapi.Join(p, "distribution"), string(*s.Distribution), &ruleDistribution)
+	}
+	if s.FieldSelectionCriteria != nil {
+		v.String(awsapi.Join(p, "fieldSelectionCriteria"), *s.FieldSelectionCriteria, &ruleFieldSelectionCriteria)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutSyslogConfigurationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutSyslogConfigurationRequest) validate(v *awsapi.Validator, p string) {
+	if s.LogGroupIdentifier == "" {
+		v.Missing(awsapi.Join(p, "logGroupIdentifier"))
+	} else {
+		v.String(awsapi.Join(p, "logGroupIdentifier"), s.LogGroupIdentifier, &ruleLogGroupIdentifier)
+	}
+	if s.VpcEndpointId != nil {
+		v.String(awsapi.Join(p, "vpcEndpointId"), *s.VpcEndpointId, &ruleVpcEndpointId)
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
+func (s *PutTransformerRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
+	var v awsapi.Validator
+	s.validate(&v, "")
+	return v.Err()
+}
+
+func (s *PutTransformerRequest) validate(v *awsapi.Validator, p string) {
+	if s.LogGroupIdentifier == "" {
+		v.Missing(awsapi.Join(p, "logGroupIdentifier"))
+	} else {
+		v.String(awsapi.Join(p, "logGroupIdentifier"), s.LogGroupIdentifier, &ruleLogGroupIdentifier)
+	}
+	if s.TransformerConfig == nil {
+		v.Missing(awsapi.Join(p, "transformerConfig"))
+	} else {
+		v.Len(awsapi.Join(p, "transformerConfig"), s.TransformerConfig, len(s.TransformerConfig), &ruleProcessors)
+		for i1 := range s.TransformerConfig {
+			s.TransformerConfig[i1].validate(v, awsapi.Index(awsapi.Join(p, "transformerConfig"), i1))
+		}
+	}
+}
+
+// Validate checks the model's constraints on s and everything it holds,
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *QueryParameter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -29,8 +432,11 @@ func (s *QueryParameter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *RenameKeyEntry) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -50,8 +456,11 @@ func (s *RenameKeyEntry) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *RenameKeys) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -69,8 +478,11 @@ func (s *RenameKeys) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *ResourceConfig) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -83,8 +495,11 @@ func (s *ResourceConfig) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *S3Configuration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -110,8 +525,11 @@ func (s *S3Configuration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *S3DeliveryConfiguration) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -124,8 +542,11 @@ func (s *S3DeliveryConfiguration) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SplitString) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -143,8 +564,11 @@ func (s *SplitString) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SplitStringEntry) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -164,8 +588,11 @@ func (s *SplitStringEntry) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *StartLiveTailRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -192,8 +619,11 @@ func (s *StartLiveTailRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *StartQueryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -225,8 +655,11 @@ func (s *StartQueryRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *StopQueryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -241,8 +674,11 @@ func (s *StopQueryRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SubstituteString) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -260,8 +696,11 @@ func (s *SubstituteString) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SubstituteStringEntry) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -286,8 +725,11 @@ func (s *SubstituteStringEntry) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *SuppressionPeriod) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -300,8 +742,11 @@ func (s *SuppressionPeriod) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TagFilter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -320,8 +765,11 @@ func (s *TagFilter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TagLogGroupRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -343,8 +791,11 @@ func (s *TagLogGroupRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TagResourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -366,8 +817,11 @@ func (s *TagResourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TestMetricFilterRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -388,8 +842,11 @@ func (s *TestMetricFilterRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TestTransformerRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -413,8 +870,11 @@ func (s *TestTransformerRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TrimString) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -430,8 +890,11 @@ func (s *TrimString) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TypeConverter) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -449,8 +912,11 @@ func (s *TypeConverter) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *TypeConverterEntry) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -470,8 +936,11 @@ func (s *TypeConverterEntry) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UntagLogGroupRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -492,8 +961,11 @@ func (s *UntagLogGroupRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UntagResourceRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -514,8 +986,11 @@ func (s *UntagResourceRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateAnomalyRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -542,8 +1017,11 @@ func (s *UpdateAnomalyRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateDeliveryConfigurationRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -568,8 +1046,11 @@ func (s *UpdateDeliveryConfigurationRequest) validate(v *awsapi.Validator, p str
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateLogAnomalyDetectorRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -593,8 +1074,11 @@ func (s *UpdateLogAnomalyDetectorRequest) validate(v *awsapi.Validator, p string
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateLookupTableRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -619,8 +1103,11 @@ func (s *UpdateLookupTableRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpdateScheduledQueryRequest) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
@@ -677,8 +1164,11 @@ func (s *UpdateScheduledQueryRequest) validate(v *awsapi.Validator, p string) {
 }
 
 // Validate checks the model's constraints on s and everything it holds,
-// returning all violations as an *awsapi.ValidationErrors.
+// returning all violations as an *awsapi.ValidationErrors. A nil s is valid.
 func (s *UpperCaseString) Validate() error {
+	if s == nil {
+		return nil
+	}
 	var v awsapi.Validator
 	s.validate(&v, "")
 	return v.Err()
