@@ -1,0 +1,135 @@
+// Package agentproto is the wire protocol of the link between an agent and
+// the control plane (Berth's equivalent of ECS's ACS): JSON messages on one
+// WebSocket per container instance. It holds message types only; the server
+// side lives in internal/ecs, the client side in internal/agent.
+//
+// The link carries desired state down (the instance's task set, with a
+// sequence number the agent acknowledges) and liveness both ways. Observed
+// state goes up through the public agent operations SubmitTaskStateChange and
+// SubmitContainerStateChange, like the real ECS agent; only what those
+// operations cannot carry (container health) goes up the link.
+//
+// It must not import any other Berth package except the generated ECS types.
+package agentproto
+
+import (
+	"encoding/json"
+	"time"
+
+	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+)
+
+// Path is the HTTP path of the link on the edge listener. DiscoverPollEndpoint
+// returns the endpoint URL; the agent connects to <endpoint>+Path with a
+// SigV4-signed (service "ecs") GET upgrade request carrying the query
+// parameters below.
+const Path = "/_berth/agent/v1/link"
+
+// Query parameters of the upgrade request.
+const (
+	QueryCluster           = "cluster"           // cluster name
+	QueryContainerInstance = "containerInstance" // container instance ARN
+	QueryAgentVersion      = "agentVersion"
+	// QueryLastSeq is the last payload sequence number the agent applied, so
+	// the server can tell a restarted agent from a reconnecting one.
+	QueryLastSeq = "lastSeq"
+)
+
+// HeartbeatInterval is how often each side sends a heartbeat; a side that
+// hears nothing for MissedHeartbeats intervals drops the connection (and the
+// server marks the instance agentConnected=false).
+const (
+	HeartbeatInterval = 10 * time.Second
+	MissedHeartbeats  = 3
+)
+
+// Message types.
+const (
+	TypePayload   = "payload"   // server -> agent: the desired task set
+	TypeAck       = "ack"       // agent -> server: payload applied (Seq)
+	TypeHeartbeat = "heartbeat" // both ways
+	TypeHealth    = "health"    // agent -> server: container health changed
+	TypeError     = "error"     // server -> agent: the link is refused (then closed)
+)
+
+// Envelope is every message on the link; Type says which member is set.
+type Envelope struct {
+	Type      string          `json:"type"`
+	Payload   *Payload        `json:"payload,omitempty"`
+	Ack       *Ack            `json:"ack,omitempty"`
+	Heartbeat *Heartbeat      `json:"heartbeat,omitempty"`
+	Health    *HealthReport   `json:"health,omitempty"`
+	Error     *Error          `json:"error,omitempty"`
+	Extra     json.RawMessage `json:"extra,omitempty"`
+}
+
+// Payload is the complete desired task set of one container instance at a
+// point in time: every task assigned to it whose desired status is RUNNING,
+// and every task whose desired status is STOPPED but which the control plane
+// has not yet seen stopped. It is level-triggered: a task missing from the
+// payload that the agent still runs must be stopped.
+type Payload struct {
+	// Seq increases with every payload sent to this instance.
+	Seq   int64      `json:"seq"`
+	Tasks []TaskSpec `json:"tasks"`
+}
+
+// Ack acknowledges the payload with sequence number Seq.
+type Ack struct {
+	Seq int64 `json:"seq"`
+}
+
+// Heartbeat carries the sender's clock (for skew diagnostics).
+type Heartbeat struct {
+	SentAt time.Time `json:"sentAt"`
+}
+
+// Error tells the agent why the server refuses the link (e.g. the instance
+// was deregistered), so it can log an actionable message.
+type Error struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+// TaskSpec is one task as the agent must run it.
+type TaskSpec struct {
+	TaskARN       string `json:"taskArn"`
+	ClusterARN    string `json:"clusterArn"`
+	DesiredStatus string `json:"desiredStatus"` // RUNNING or STOPPED
+	// Version increases whenever the control plane changes the spec (e.g.
+	// desired status), so the agent can ignore stale repeats.
+	Version int64 `json:"version"`
+	// Definition is the registered task definition (ARN, family, revision,
+	// network mode, containers, volumes, cpu/memory, ...).
+	Definition ecsapi.TaskDefinition `json:"definition"`
+	// Overrides as given to RunTask/StartTask.
+	Overrides *ecsapi.TaskOverride `json:"overrides,omitempty"`
+	// StoppedReason explains a desired STOPPED (StopTask reason).
+	StoppedReason string `json:"stoppedReason,omitempty"`
+	// Network is set for awsvpc tasks: the address the control plane
+	// allocated for the task's ENI-equivalent.
+	Network *TaskNetwork `json:"network,omitempty"`
+	// CreatedAt is when RunTask accepted the task.
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// TaskNetwork is an awsvpc task's attachment.
+type TaskNetwork struct {
+	AttachmentID string `json:"attachmentId"`
+	// IPv4 is the task's private address; Subnet (CIDR) and Gateway describe
+	// the Berth-managed bridge network it lives on.
+	IPv4    string `json:"ipv4"`
+	Subnet  string `json:"subnet"`
+	Gateway string `json:"gateway"`
+	MAC     string `json:"mac,omitempty"`
+}
+
+// HealthReport is the health of a task's containers (HEALTHY, UNHEALTHY,
+// UNKNOWN) as Docker reports it.
+type HealthReport struct {
+	TaskARN    string            `json:"taskArn"`
+	Containers map[string]string `json:"containers"`
+	// Task is the task-level health derived by the agent from its essential
+	// containers.
+	Task string `json:"task"`
+}
