@@ -159,4 +159,3 @@ func verifySigV4(ctx context.Context, r *http.Request, body []byte, creds Creden
 	}
 	return principal, auth, nil
 }
-
