@@ -21,14 +21,14 @@ const (
 // clusterRecord is a cluster as stored under clusters/<name>. A deleted
 // cluster stays as INACTIVE so it still describes, as on ECS.
 type clusterRecord struct {
-	Name                   string                                     `json:"name"`
-	Status                 string                                     `json:"status"`
-	CreatedAt              time.Time                                  `json:"createdAt"`
-	Settings               []ecsapi.ClusterSetting                    `json:"settings,omitempty"`
-	Configuration          *ecsapi.ClusterConfiguration               `json:"configuration,omitempty"`
-	ServiceConnectDefaults *ecsapi.ClusterServiceConnectDefaults      `json:"serviceConnectDefaults,omitempty"`
-	CapacityProviders      []string                                   `json:"capacityProviders,omitempty"`
-	DefaultStrategy        []ecsapi.CapacityProviderStrategyItem      `json:"defaultStrategy,omitempty"`
+	Name                   string                                `json:"name"`
+	Status                 string                                `json:"status"`
+	CreatedAt              time.Time                             `json:"createdAt"`
+	Settings               []ecsapi.ClusterSetting               `json:"settings,omitempty"`
+	Configuration          *ecsapi.ClusterConfiguration          `json:"configuration,omitempty"`
+	ServiceConnectDefaults *ecsapi.ClusterServiceConnectDefaults `json:"serviceConnectDefaults,omitempty"`
+	CapacityProviders      []string                              `json:"capacityProviders,omitempty"`
+	DefaultStrategy        []ecsapi.CapacityProviderStrategyItem `json:"defaultStrategy,omitempty"`
 }
 
 var clusterNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)

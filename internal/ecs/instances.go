@@ -16,17 +16,17 @@ import (
 // instances/<cluster>/<id>. Registration writes it; UpdateContainerInstancesState
 // changes Status; the agent link (agent issue) owns AgentConnected.
 type instanceRecord struct {
-	ID                string             `json:"id"`
-	Cluster           string             `json:"cluster"`
-	Status            string             `json:"status"`
-	StatusReason      string             `json:"statusReason,omitempty"`
-	EC2InstanceID     string             `json:"ec2InstanceId,omitempty"`
-	Version           int64              `json:"version"`
-	VersionInfo       *ecsapi.VersionInfo `json:"versionInfo,omitempty"`
-	Registered        []ecsapi.Resource  `json:"registeredResources,omitempty"`
-	RegisteredAt      time.Time          `json:"registeredAt"`
-	AgentConnected    bool               `json:"agentConnected"`
-	CapacityProvider  string             `json:"capacityProviderName,omitempty"`
+	ID               string              `json:"id"`
+	Cluster          string              `json:"cluster"`
+	Status           string              `json:"status"`
+	StatusReason     string              `json:"statusReason,omitempty"`
+	EC2InstanceID    string              `json:"ec2InstanceId,omitempty"`
+	Version          int64               `json:"version"`
+	VersionInfo      *ecsapi.VersionInfo `json:"versionInfo,omitempty"`
+	Registered       []ecsapi.Resource   `json:"registeredResources,omitempty"`
+	RegisteredAt     time.Time           `json:"registeredAt"`
+	AgentConnected   bool                `json:"agentConnected"`
+	CapacityProvider string              `json:"capacityProviderName,omitempty"`
 }
 
 func (s *Server) instanceKey(cluster, id string) string { return s.key("instances", cluster, id) }

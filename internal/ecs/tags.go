@@ -187,4 +187,3 @@ func mergeTags(cur, add []ecsapi.Tag) []ecsapi.Tag {
 	}
 	return out
 }
-
