@@ -32,7 +32,8 @@ type Cache struct {
 	changed chan struct{} // closed and replaced when rev advances
 	subs    map[*subscriber]struct{}
 
-	relists atomic.Int64 // re-lists after the initial one (for tests and stats)
+	relists  atomic.Int64 // re-lists after the initial one (for tests and stats)
+	watching atomic.Bool  // a watch is running (tests)
 
 	watchMu     sync.Mutex
 	cancelWatch context.CancelFunc
@@ -331,7 +332,9 @@ func (c *Cache) run(ctx context.Context) {
 		c.cancelWatch = cancel
 		c.watchMu.Unlock()
 		started := time.Now()
+		c.watching.Store(true)
 		err := c.watch(wctx)
+		c.watching.Store(false)
 		cancel()
 		if ctx.Err() != nil {
 			return

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"sync"
@@ -116,6 +115,9 @@ type Store struct {
 	caches   map[string]*cacheSlot
 	isClosed bool
 
+	keyMu    sync.Mutex
+	keyLocks map[string]*keyLock // UpdateJSON's in-process per-key locks
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -128,9 +130,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	s := &Store{
-		log:    log.With("component", "store"),
-		closed: make(chan struct{}),
-		caches: make(map[string]*cacheSlot),
+		log:      log.With("component", "store"),
+		closed:   make(chan struct{}),
+		caches:   make(map[string]*cacheSlot),
+		keyLocks: make(map[string]*keyLock),
 	}
 	var zlg *zap.Logger
 	if len(cfg.Endpoints) == 0 {
@@ -380,8 +383,44 @@ func PutJSON(ctx context.Context, s *Store, key string, v any, expectRev int64) 
 	return s.Put(ctx, key, b, expectRev)
 }
 
-// UpdateAttempts bounds UpdateJSON's optimistic-concurrency retries.
-const UpdateAttempts = 20
+// UpdateAttempts bounds UpdateJSON's optimistic-concurrency retries. Two
+// processes hammering one key each win about half the rounds, so 32 attempts
+// make giving up a one-in-billions event; callers that still get ErrConflict
+// should retry later (controllers) or report a server error (API).
+const UpdateAttempts = 32
+
+type keyLock struct {
+	sem  chan struct{} // capacity 1
+	refs int
+}
+
+// lockKey serializes UpdateJSON calls on one key within this Store, so
+// goroutines of one process queue instead of colliding in etcd (the revision
+// guard still arbitrates between processes).
+func (s *Store) lockKey(ctx context.Context, key string) (unlock func(), err error) {
+	s.keyMu.Lock()
+	l := s.keyLocks[key]
+	if l == nil {
+		l = &keyLock{sem: make(chan struct{}, 1)}
+		s.keyLocks[key] = l
+	}
+	l.refs++
+	s.keyMu.Unlock()
+	release := func() {
+		s.keyMu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(s.keyLocks, key)
+		}
+		s.keyMu.Unlock()
+	}
+	select {
+	case l.sem <- struct{}{}:
+		return func() { <-l.sem; release() }, nil
+	case <-ctx.Done():
+		release()
+		return nil, ctx.Err()
+	}
+}
 
 // UpdateJSON is the optimistic-concurrency loop: it reads key, calls
 // fn(cur, exists) (cur points at a fresh copy of the stored value, or at a
@@ -391,8 +430,20 @@ const UpdateAttempts = 20
 // times, so it must have no side effects. If fn returns (nil, nil) nothing is
 // written and UpdateJSON returns the current value and revision (0 if the key
 // does not exist). An error from fn aborts and is returned as is.
+//
+// Calls on the same key through the same Store run one at a time (fn must
+// not call UpdateJSON on its own key); writers in other processes are
+// handled by the revision guard.
 func UpdateJSON[T any](ctx context.Context, s *Store, key string, fn func(cur *T, exists bool) (*T, error)) (T, int64, error) {
 	var zero T
+	if err := checkKey(key); err != nil {
+		return zero, 0, err
+	}
+	unlock, err := s.lockKey(ctx, key)
+	if err != nil {
+		return zero, 0, fmt.Errorf("store: update %s: %w", key, err)
+	}
+	defer unlock()
 	kv, err := s.Get(ctx, key)
 	var cur *KV
 	switch {
@@ -439,14 +490,10 @@ func UpdateJSON[T any](ctx context.Context, s *Store, key string, fn func(cur *T
 			}
 			return zero, 0, err
 		}
+		// The failed write returned the current value: retry at once with it
+		// (as Kubernetes' GuaranteedUpdate does). Read-to-write is then one
+		// round trip, the narrowest window a writer can get; backing off
+		// would only widen it while other writers keep going.
 		cur = now
-		// Jittered backoff so contenders spread out instead of colliding in
-		// lock step.
-		d := time.Duration(rand.Int64N(int64(min(attempt, 10)) * int64(time.Millisecond)))
-		select {
-		case <-time.After(d):
-		case <-ctx.Done():
-			return zero, 0, fmt.Errorf("store: update %s: %w", key, ctx.Err())
-		}
 	}
 }
