@@ -30,5 +30,6 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDevCmd(), newServerCmd(), newVersionCmd())
+	root.AddCommand(newSampleAppCmd()...)
 	return root
 }
