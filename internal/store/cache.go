@@ -81,29 +81,37 @@ func (s *Store) Cache(ctx context.Context, prefix string) (*Cache, error) {
 	if err := checkKey(prefix); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	if s.isClosed {
+	for {
+		s.mu.Lock()
+		if s.isClosed {
+			s.mu.Unlock()
+			return nil, ErrClosed
+		}
+		slot, ok := s.caches[prefix]
+		if !ok {
+			slot = &cacheSlot{ready: make(chan struct{})}
+			s.caches[prefix] = slot
+			s.mu.Unlock()
+			return s.createCache(ctx, prefix, slot)
+		}
 		s.mu.Unlock()
-		return nil, ErrClosed
-	}
-	slot, ok := s.caches[prefix]
-	if !ok {
-		slot = &cacheSlot{ready: make(chan struct{})}
-		s.caches[prefix] = slot
-	}
-	s.mu.Unlock()
-	if ok {
 		select {
 		case <-slot.ready:
-			if slot.err != nil {
-				return nil, slot.err
+			if slot.err == nil {
+				return slot.c, nil
 			}
-			return slot.c, nil
+			// The creator failed (perhaps only its ctx ended): try again
+			// with ours.
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
+}
 
+func (s *Store) createCache(ctx context.Context, prefix string, slot *cacheSlot) (*Cache, error) {
 	c, err := s.newCache(ctx, prefix)
 	s.mu.Lock()
 	if err == nil && s.isClosed {
@@ -339,6 +347,8 @@ func (c *Cache) run(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		// Compacted: the history the watch needs is gone; start over from a
+		// fresh list.
 		if errors.Is(err, rpctypes.ErrCompacted) {
 			if !c.relist(ctx) {
 				return
@@ -456,7 +466,7 @@ func (c *Cache) relist(ctx context.Context) bool {
 		if err == nil {
 			c.replace(kvs, rev)
 			c.relists.Add(1)
-			c.s.log.Info("cache re-listed after compaction", "prefix", c.prefix, "rev", rev, "keys", len(kvs))
+			c.s.log.Info("cache re-listed", "prefix", c.prefix, "rev", rev, "keys", len(kvs))
 			return true
 		}
 		if ctx.Err() != nil {
