@@ -62,7 +62,8 @@ func (t EventType) String() string {
 type Event struct {
 	Type EventType
 	// KV is the new state; for a delete only Key and ModRevision (the
-	// revision of the delete) are set.
+	// revision of the delete, or of the re-list that found the key gone) are
+	// set.
 	KV KV
 	// Prev is the value the cache held before, nil if none.
 	Prev *KV
@@ -207,38 +208,33 @@ func (c *Cache) Revision() int64 {
 // closed. When rev touched no key under the prefix, the cache learns it has
 // caught up from a watch progress request.
 func (c *Cache) WaitRevision(ctx context.Context, rev int64) error {
-	var (
-		tick     *time.Ticker
-		tickC    <-chan time.Time
-		progress = 2 * time.Millisecond // first progress request: after events had a chance
-	)
+	if c.Revision() >= rev {
+		return nil
+	}
+	// The watch usually delivers the write within a millisecond; if not
+	// (rev wrote nothing under the prefix), ask for a progress notification,
+	// again every 50ms (etcd answers only when all watches are caught up).
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	first := true
 	for {
 		c.mu.RLock()
 		cur, ch := c.rev, c.changed
 		c.mu.RUnlock()
 		if cur >= rev {
-			if tick != nil {
-				tick.Stop()
-			}
 			return nil
-		}
-		if tick == nil {
-			tick = time.NewTicker(progress)
-			tickC = tick.C
 		}
 		select {
 		case <-ch:
-		case <-tickC:
-			if progress < 50*time.Millisecond {
-				progress = 50 * time.Millisecond
-				tick.Reset(progress)
+		case <-tick.C:
+			if first {
+				first = false
+				tick.Reset(50 * time.Millisecond)
 			}
 			c.s.requestProgress(ctx)
 		case <-ctx.Done():
-			tick.Stop()
 			return ctx.Err()
 		case <-c.s.closed:
-			tick.Stop()
 			return ErrClosed
 		}
 	}

@@ -429,3 +429,47 @@ func BenchmarkCacheList(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPutWaitCache is a write followed by read-your-writes through the
+// cache (what an API handler does before answering).
+func BenchmarkPutWaitCache(b *testing.B) {
+	s := openT(b, b.TempDir())
+	ctx := context.Background()
+	c, err := s.Cache(ctx, Prefix("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		rev, err := s.Put(ctx, Key("bench", fmt.Sprint(i)), []byte(`{"status":"RUNNING"}`), 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.WaitRevision(ctx, rev); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkWaitRevisionOutsidePrefix: read-your-writes when the write is not
+// under the cache's prefix (progress notification path).
+func BenchmarkWaitRevisionOutsidePrefix(b *testing.B) {
+	s := openT(b, b.TempDir())
+	ctx := context.Background()
+	c, err := s.Cache(ctx, Prefix("bench"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	i := 0
+	for b.Loop() {
+		rev, err := s.Put(ctx, Key("other", fmt.Sprint(i)), []byte(`{}`), 0)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.WaitRevision(ctx, rev); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
