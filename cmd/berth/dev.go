@@ -1,13 +1,21 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/spf13/cobra"
 
+	"github.com/berth-dev/berth/internal/agent/config"
 	"github.com/berth-dev/berth/internal/controlplane"
+	"github.com/berth-dev/berth/internal/runtime"
 )
 
 func newDevCmd() *cobra.Command {
@@ -15,7 +23,8 @@ func newDevCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a whole single-machine cluster (control plane on embedded etcd)",
-		Long: "Run everything on one machine: the control plane on an embedded etcd in --data-dir.\n" +
+		Long: "Run everything on one machine: the control plane on an embedded etcd in --data-dir and an\n" +
+			"agent on the local Docker engine joined to the default cluster.\n" +
 			"Prints the endpoint and credentials and writes <data-dir>/env for `. <data-dir>/env`.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -29,6 +38,9 @@ func newDevCmd() *cobra.Command {
 				if err := writeEnvFile(envFile, cp); err != nil {
 					return err
 				}
+				if err := startDevAgent(cmd.Context(), cp, cfg.Logger); err != nil {
+					return err
+				}
 				printDevBanner(cmd, cp, envFile)
 				return nil
 			})
@@ -36,6 +48,37 @@ func newDevCmd() *cobra.Command {
 	}
 	f.register(cmd)
 	return cmd
+}
+
+// startDevAgent makes sure the default cluster exists and starts the dev
+// agent on the local Docker engine in the background. Without an engine the
+// control plane keeps working and a warning says why tasks will not run.
+func startDevAgent(ctx context.Context, cp *controlplane.ControlPlane, log *slog.Logger) error {
+	cpCfg := cp.Config()
+	awsCfg := aws.Config{
+		Region:      cpCfg.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(cpCfg.RootKey.AccessKeyID, cpCfg.RootKey.SecretAccessKey, ""),
+	}
+	client := ecs.NewFromConfig(awsCfg, func(o *ecs.Options) { o.BaseEndpoint = aws.String(cp.Endpoint()) })
+	if _, err := client.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(config.DefaultCluster)}); err != nil {
+		return fmt.Errorf("creating the default cluster: %w", err)
+	}
+	agentCfg := config.Default()
+	agentCfg.Endpoint, agentCfg.Region = cp.Endpoint(), cpCfg.Region
+	agentCfg.DataDir = filepath.Join(cpCfg.DataDir, "agent")
+	agentCfg.AvailabilityZone = cpCfg.Region + "a"
+	go func() {
+		err := runAgent(ctx, agentCfg, awsCfg, "", log.With("component", "agent"))
+		switch {
+		case err == nil || ctx.Err() != nil:
+		case errors.Is(err, runtime.ErrUnavailable):
+			log.Warn("no Docker engine answers: the control plane runs, but tasks stay PENDING until an agent joins "+
+				"(start Docker and restart berth dev, or run `berth agent` on a Docker host)", "err", err)
+		default:
+			log.Error("the dev agent stopped; tasks will not run on this machine", "err", err)
+		}
+	}()
+	return nil
 }
 
 func writeEnvFile(path string, cp *controlplane.ControlPlane) error {

@@ -30,6 +30,7 @@ func newRootCmd() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newDevCmd(), newServerCmd(), newVersionCmd())
+	root.AddCommand(newAgentCmd())
 	root.AddCommand(newSampleAppCmd()...)
 	return root
 }

@@ -1,0 +1,101 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/spf13/cobra"
+
+	"github.com/berth-dev/berth/internal/agent"
+	"github.com/berth-dev/berth/internal/agent/config"
+	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/runtime/docker"
+)
+
+func newAgentCmd() *cobra.Command {
+	var configFile, logLevel, dockerHost string
+	cmd := &cobra.Command{
+		Use:   "agent",
+		Short: "Run a container agent: register this host with a cluster and run its tasks on Docker",
+		Long: "Run a container agent (an ECS container instance) on the local Docker engine.\n" +
+			"Configured by flags, by the ECS agent's variables (ECS_CLUSTER, ECS_INSTANCE_ATTRIBUTES,\n" +
+			"ECS_RESERVED_MEMORY, ECS_CONTAINER_STOP_TIMEOUT, ECS_IMAGE_PULL_BEHAVIOR,\n" +
+			"ECS_ENGINE_TASK_CLEANUP_WAIT_DURATION, ECS_AVAILABLE_LOGGING_DRIVERS, ...) or an\n" +
+			"ecs.config-style file (--config). Requests are signed with the standard AWS credentials\n" +
+			"(environment or profile); the endpoint is --endpoint or AWS_ENDPOINT_URL.\n" +
+			"Example: . .berth/env && berth agent --cluster c1 --availability-zone us-east-1b --data-dir /tmp/a2",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			flags := map[string]string{}
+			for _, name := range config.FlagNames {
+				if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+					flags[name] = f.Value.String()
+				}
+			}
+			cfg, err := config.Load(config.Sources{File: configFile, Env: os.Environ(), Flags: flags})
+			if err != nil {
+				return err
+			}
+			if cfg.Endpoint == "" {
+				return fmt.Errorf("no control plane endpoint: set --endpoint or AWS_ENDPOINT_URL")
+			}
+			log := newLogger(logLevel)
+			awsCfg, err := awsconfig.LoadDefaultConfig(cmd.Context(), awsconfig.WithRegion(cfg.Region))
+			if err != nil {
+				return fmt.Errorf("loading AWS credentials: %w", err)
+			}
+			return runAgent(cmd.Context(), cfg, awsCfg, dockerHost, log)
+		},
+	}
+	fl := cmd.Flags()
+	d := config.Default()
+	fl.String("endpoint", "", "control plane URL (default $AWS_ENDPOINT_URL)")
+	fl.String("region", d.Region, "AWS region of the control plane")
+	fl.String("cluster", d.Cluster, "cluster to join (default $ECS_CLUSTER or default)")
+	fl.String("data-dir", d.DataDir, "directory for the instance identity and task state")
+	fl.Int("cpu", 0, "CPU units to register (default 1024 per core)")
+	fl.Int("memory", 0, "memory MiB to register (default the host's)")
+	fl.Int("reserved-memory", 0, "MiB to keep out of the registered memory")
+	fl.String("instance-type", d.InstanceType, "ecs.instance-type attribute")
+	fl.String("availability-zone", "", "ecs.availability-zone attribute")
+	fl.String("attributes", "", "custom attributes k=v,k2=v2")
+	fl.String("metadata-listen", d.MetadataListen, "address of the task metadata endpoint")
+	fl.String("subnet", "", "CIDR of this agent's awsvpc bridge network (default a free /24 in 172.30.0.0/16)")
+	fl.StringVar(&configFile, "config", "", "ecs.config-style file of KEY=VALUE lines")
+	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.StringVar(&dockerHost, "docker-host", "", "Docker engine address (default $DOCKER_HOST or the local socket)")
+	return cmd
+}
+
+func newLogger(level string) *slog.Logger {
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(strings.ToUpper(level))); err != nil {
+		lvl = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+}
+
+// runAgent connects to Docker, loads Berth's images, registers and runs the
+// agent until ctx ends.
+func runAgent(ctx context.Context, cfg config.Config, awsCfg aws.Config, dockerHost string, log *slog.Logger) error {
+	rt, err := docker.New(ctx, dockerHost)
+	if err != nil {
+		return fmt.Errorf("the agent needs a Docker engine: %w", err)
+	}
+	defer rt.Close()
+	if err := images.EnsureImages(ctx, rt, log); err != nil {
+		return fmt.Errorf("loading berth images: %w", err)
+	}
+	a, err := agent.New(ctx, agent.Options{Config: cfg, Runtime: rt, AWS: awsCfg, Logger: log, Version: versionString()})
+	if err != nil {
+		return err
+	}
+	log.Info("berth agent running", "cluster", cfg.Cluster, "instance", a.InstanceARN(), "awsvpc_subnet", a.Subnet(),
+		"metadata", a.MetadataAddr())
+	return a.Run(ctx)
+}
