@@ -209,8 +209,14 @@ func TestWriteLayerNoticesAChangedBinary(t *testing.T) {
 
 // fakeLoader records loads and answers inspects from what it loaded.
 type fakeLoader struct {
-	images map[string]runtime.ImageInfo
-	loads  int
+	images  map[string]runtime.ImageInfo
+	loads   int
+	removed []string
+}
+
+func (f *fakeLoader) RemoveImage(_ context.Context, ref string, _ bool) error {
+	f.removed = append(f.removed, ref)
+	return nil
 }
 
 func (f *fakeLoader) InspectImage(_ context.Context, ref string) (runtime.ImageInfo, error) {
@@ -243,7 +249,7 @@ func (f *fakeLoader) LoadImage(_ context.Context, r io.Reader) error {
 		if err := json.Unmarshal(bodies[e.Config], &cfg); err != nil {
 			return err
 		}
-		f.images[e.RepoTags[0]] = runtime.ImageInfo{Labels: cfg.Config.Labels}
+		f.images[e.RepoTags[0]] = runtime.ImageInfo{ID: "sha256:" + strings.TrimSuffix(e.Config, ".json"), Labels: cfg.Config.Labels}
 	}
 	return nil
 }
@@ -269,6 +275,9 @@ func TestEnsureImagesFromLoadsOnce(t *testing.T) {
 	}
 	if f.loads != 2 {
 		t.Fatalf("%d loads after the binary changed, want 2", f.loads)
+	}
+	if len(f.removed) != 2 || !strings.HasPrefix(f.removed[0], "sha256:") {
+		t.Errorf("removed %v, want the two images of the old binary", f.removed)
 	}
 	sum := sha256.Sum256([]byte("v2, a new build"))
 	for _, ref := range []string{SampleApp, Pause} {

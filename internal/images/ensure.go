@@ -53,6 +53,7 @@ func Specs() []Spec {
 type Loader interface {
 	InspectImage(ctx context.Context, ref string) (runtime.ImageInfo, error)
 	LoadImage(ctx context.Context, archive io.Reader) error
+	RemoveImage(ctx context.Context, ref string, force bool) error
 }
 
 // EnsureImages makes sure the engine has SampleApp and Pause built from the
@@ -79,7 +80,7 @@ func EnsureImagesFrom(ctx context.Context, rt Loader, binary string, log *slog.L
 	if err != nil {
 		return fmt.Errorf("ensure images: %w", err)
 	}
-	missing, err := missingImages(ctx, rt, sum)
+	missing, old, err := missingImages(ctx, rt, sum)
 	if err != nil || len(missing) == 0 {
 		return err
 	}
@@ -92,7 +93,7 @@ func EnsureImagesFrom(ctx context.Context, rt Loader, binary string, log *slog.L
 				return fmt.Errorf("ensure images: %w", err)
 			}
 			defer unlock()
-			if missing, err = missingImages(ctx, rt, sum); err != nil || len(missing) == 0 {
+			if missing, old, err = missingImages(ctx, rt, sum); err != nil || len(missing) == 0 {
 				return err
 			}
 		}
@@ -118,31 +119,37 @@ func EnsureImagesFrom(ctx context.Context, rt Loader, binary string, log *slog.L
 	if err != nil {
 		return fmt.Errorf("ensure images: %w", err)
 	}
-	if missing, err := missingImages(ctx, rt, sum); err != nil {
+	if missing, _, err := missingImages(ctx, rt, sum); err != nil {
 		return err
 	} else if len(missing) > 0 {
 		return fmt.Errorf("ensure images: %s still missing after load", missing[0].Ref)
+	}
+	// Images of earlier binaries lost their tags to the new ones; delete
+	// them unless containers still use them (that removal fails, harmlessly),
+	// so rebuilding berth all day does not fill the disk.
+	for _, id := range old {
+		_ = rt.RemoveImage(ctx, id, false)
 	}
 	log.Info("berth images loaded", "images", refs(imgs), "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
 // missingImages returns the specs whose image is absent or holds another
-// binary.
-func missingImages(ctx context.Context, rt Loader, sum string) ([]Spec, error) {
-	var missing []Spec
+// binary, and the ids of the latter.
+func missingImages(ctx context.Context, rt Loader, sum string) (missing []Spec, old []string, err error) {
 	for _, spec := range Specs() {
 		info, err := rt.InspectImage(ctx, spec.Ref)
 		switch {
 		case errors.Is(err, runtime.ErrImageNotFound):
 			missing = append(missing, spec)
 		case err != nil:
-			return nil, fmt.Errorf("ensure images: %w", err)
+			return nil, nil, fmt.Errorf("ensure images: %w", err)
 		case info.Labels[LabelBinarySHA256] != sum:
 			missing = append(missing, spec)
+			old = append(old, info.ID)
 		}
 	}
-	return missing, nil
+	return missing, old, nil
 }
 
 func withLabel(labels map[string]string, k, v string) map[string]string {

@@ -229,6 +229,7 @@ type ContainerInfo struct {
 	FinishedAt  time.Time // zero until stopped
 	Health      Health
 	Restarts    int
+	Tty         bool // output is one raw stream, not stdout and stderr
 	NetworkMode string
 	Ports       []PortBinding
 	Networks    []NetworkAttachment

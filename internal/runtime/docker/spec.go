@@ -222,6 +222,7 @@ func fromInspect(in container.InspectResponse) runtime.ContainerInfo {
 	if c := in.Config; c != nil {
 		info.Image = c.Image
 		info.Labels = c.Labels
+		info.Tty = c.Tty
 	}
 	if ns := in.NetworkSettings; ns != nil {
 		for port, bindings := range ns.Ports {
