@@ -69,9 +69,13 @@ type Envelope struct {
 // has not yet seen stopped. It is level-triggered: a task missing from the
 // payload that the agent still runs must be stopped.
 type Payload struct {
-	// Seq increases with every payload sent to this instance.
+	// Seq increases with every payload sent to this instance. A new
+	// connection continues after the lastSeq the agent sent when connecting.
 	Seq   int64      `json:"seq"`
 	Tasks []TaskSpec `json:"tasks"`
+	// ContainerInstanceARN names the instance the payload is for (added
+	// after the first version; may be empty).
+	ContainerInstanceARN string `json:"containerInstanceArn,omitempty"`
 }
 
 // Ack acknowledges the payload with sequence number Seq.
@@ -90,6 +94,23 @@ type Error struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
+
+// Error codes the server sends before closing the link.
+const (
+	// ErrInstanceNotFound: the container instance is not registered (it was
+	// deregistered, or the cluster is gone); the agent must register again.
+	ErrInstanceNotFound = "ContainerInstanceNotFound"
+	// ErrReplaced: a newer connection of the same instance took over.
+	ErrReplaced = "ConnectionReplaced"
+	// ErrShuttingDown: the server is stopping; reconnect (to any server).
+	ErrShuttingDown = "ServerShuttingDown"
+)
+
+// AttributeAwsvpcSubnet is the custom container instance attribute in which
+// an agent that supports awsvpc announces the CIDR of its task network (e.g.
+// "172.30.5.0/24", gateway .1). The control plane allocates each awsvpc
+// task's address from it.
+const AttributeAwsvpcSubnet = "berth.awsvpc-subnet"
 
 // TaskSpec is one task as the agent must run it.
 type TaskSpec struct {
@@ -111,6 +132,23 @@ type TaskSpec struct {
 	Network *TaskNetwork `json:"network,omitempty"`
 	// CreatedAt is when RunTask accepted the task.
 	CreatedAt time.Time `json:"createdAt"`
+
+	// The members below were added after the first version; an agent must
+	// cope with them being empty.
+
+	// ContainerARNs maps each container name of Definition to the container
+	// ARN the control plane assigned (the task metadata endpoint shows it).
+	ContainerARNs map[string]string `json:"containerArns,omitempty"`
+	// AvailabilityZone, LaunchType ("EC2"), Group and StartedBy are as
+	// DescribeTasks shows them (the task metadata endpoint shows some).
+	AvailabilityZone string `json:"availabilityZone,omitempty"`
+	LaunchType       string `json:"launchType,omitempty"`
+	Group            string `json:"group,omitempty"`
+	StartedBy        string `json:"startedBy,omitempty"`
+	// CPU and Memory are the task-level limits after overrides, as strings
+	// in CPU units and MiB ("" when the task has none).
+	CPU    string `json:"cpu,omitempty"`
+	Memory string `json:"memory,omitempty"`
 }
 
 // TaskNetwork is an awsvpc task's attachment.
@@ -121,7 +159,10 @@ type TaskNetwork struct {
 	IPv4    string `json:"ipv4"`
 	Subnet  string `json:"subnet"`
 	Gateway string `json:"gateway"`
-	MAC     string `json:"mac,omitempty"`
+	// MAC is the address the control plane chose for the interface
+	// (02:42 followed by the IPv4 bytes, Docker's classic scheme); the agent
+	// should give it to the task's network endpoint.
+	MAC string `json:"mac,omitempty"`
 }
 
 // HealthReport is the health of a task's containers (HEALTHY, UNHEALTHY,

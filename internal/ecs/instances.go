@@ -12,9 +12,24 @@ import (
 	"github.com/berth-dev/berth/internal/store"
 )
 
-// instanceRecord is a container instance as stored under
-// instances/<cluster>/<id>. Registration writes it; UpdateContainerInstancesState
-// changes Status; the agent link (agent issue) owns AgentConnected.
+// A container instance is spread over records with one writer each:
+//
+//   - instances/<cluster>/<id>: registration (RegisterContainerInstance) and
+//     status (UpdateContainerInstancesState);
+//   - attributes/<cluster>/<id>: registration and the attribute API;
+//   - reservations/<cluster>/<id>: what tasks reserve (placement; see
+//     placement_store.go);
+//   - agents/<cluster>/<id>: whether the agent's link is up (the link; see
+//     link_state.go).
+
+// Container instance statuses.
+const (
+	instActive   = "ACTIVE"
+	instDraining = "DRAINING"
+	instInactive = "INACTIVE"
+)
+
+// instanceRecord is a container instance as stored under instances/<cluster>/<id>.
 type instanceRecord struct {
 	ID               string              `json:"id"`
 	Cluster          string              `json:"cluster"`
@@ -25,7 +40,6 @@ type instanceRecord struct {
 	VersionInfo      *ecsapi.VersionInfo `json:"versionInfo,omitempty"`
 	Registered       []ecsapi.Resource   `json:"registeredResources,omitempty"`
 	RegisteredAt     time.Time           `json:"registeredAt"`
-	AgentConnected   bool                `json:"agentConnected"`
 	CapacityProvider string              `json:"capacityProviderName,omitempty"`
 }
 
@@ -43,9 +57,23 @@ func (s *Server) cachedInstance(cluster, id string) (instanceRecord, bool) {
 	return r, true
 }
 
+// normalizeResources keeps the agent's resources and adds the empty PORTS and
+// PORTS_UDP sets ECS always shows.
+func normalizeResources(in []ecsapi.Resource) []ecsapi.Resource {
+	out := slices.Clone(in)
+	for _, name := range []string{"PORTS", "PORTS_UDP"} {
+		if !slices.ContainsFunc(out, func(r ecsapi.Resource) bool { return deref(r.Name) == name }) {
+			out = append(out, ecsapi.Resource{Name: ptr(name), Type: ptr("STRINGSET"), StringSetValue: []string{}})
+		}
+	}
+	return out
+}
+
 // RegisterContainerInstance implements ecsapi.Handler: an agent joins a
 // cluster with its resources and attributes. Re-registering with
-// containerInstanceArn keeps the instance id.
+// containerInstanceArn keeps the instance id, its status (a DRAINING instance
+// stays DRAINING), the attributes set through the attribute API and the
+// reservations of its tasks.
 func (s *Server) RegisterContainerInstance(ctx context.Context, in *ecsapi.RegisterContainerInstanceRequest) (*ecsapi.RegisterContainerInstanceResponse, error) {
 	c, err := s.activeCluster(deref(in.Cluster))
 	if err != nil {
@@ -62,66 +90,101 @@ func (s *Server) RegisterContainerInstance(ctx context.Context, in *ecsapi.Regis
 		}
 		id = got
 	}
-	var attrs []storedAttribute
-	custom := 0
+	sent := map[string]string{}
 	for _, a := range in.Attributes {
 		if !attributeNameRE.MatchString(a.Name) {
 			return nil, invalidParam("Attribute name %q is invalid.", a.Name)
 		}
-		attrs = append(attrs, storedAttribute{Name: a.Name, Value: deref(a.Value)})
-		if isCustomAttribute(a.Name) {
-			custom++
+		sent[a.Name] = deref(a.Value)
+	}
+	for attempt := 0; ; attempt++ {
+		rec := instanceRecord{ID: id, Cluster: c.Name, Status: instActive, Version: 1, VersionInfo: in.VersionInfo,
+			Registered: normalizeResources(in.TotalResources), RegisteredAt: s.now(), EC2InstanceID: "i-" + id[:17]}
+		key := s.instanceKey(c.Name, id)
+		var expect int64
+		if kv, err := s.st.Get(ctx, key); err == nil {
+			var cur instanceRecord
+			if json.Unmarshal(kv.Value, &cur) == nil {
+				rec.Version = cur.Version + 1
+				rec.RegisteredAt = cur.RegisteredAt
+				rec.EC2InstanceID = cur.EC2InstanceID
+				rec.CapacityProvider = cur.CapacityProvider
+				if cur.Status == instDraining {
+					rec.Status = instDraining
+				}
+			}
+			expect = kv.ModRevision
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
 		}
-	}
-	if custom > maxCustomAttributes {
-		return nil, ecsapi.NewAttributeLimitExceededException("You can apply up to %d custom attributes per resource; %d were given.", maxCustomAttributes, custom)
-	}
-	slices.SortFunc(attrs, func(a, b storedAttribute) int { return strings.Compare(a.Name, b.Name) })
-	rec := instanceRecord{ID: id, Cluster: c.Name, Status: "ACTIVE", Version: 1, VersionInfo: in.VersionInfo,
-		Registered: in.TotalResources, RegisteredAt: s.now(), EC2InstanceID: "i-" + id[:17]}
-	key := s.instanceKey(c.Name, id)
-	var expect int64
-	if kv, err := s.st.Get(ctx, key); err == nil {
-		var cur instanceRecord
-		if json.Unmarshal(kv.Value, &cur) == nil {
-			rec.Version = cur.Version + 1
-			rec.RegisteredAt = cur.RegisteredAt
-			rec.EC2InstanceID = cur.EC2InstanceID
-			rec.AgentConnected = cur.AgentConnected
+		// Attributes: what the agent sends now, over what was set before (the
+		// attribute API's, and the agent's earlier ones).
+		attrsOp := store.Op{Key: s.attributesKey(c.Name, id)}
+		merged := map[string]string{}
+		if kv, err := s.st.Get(ctx, attrsOp.Key); err == nil {
+			var cur []storedAttribute
+			_ = json.Unmarshal(kv.Value, &cur)
+			for _, a := range cur {
+				merged[a.Name] = a.Value
+			}
+			attrsOp.ExpectRev = kv.ModRevision
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return nil, err
 		}
-		expect = kv.ModRevision
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return nil, err
+		for k, v := range sent {
+			merged[k] = v
+		}
+		var attrs []storedAttribute
+		custom := 0
+		for k, v := range merged {
+			attrs = append(attrs, storedAttribute{Name: k, Value: v})
+			if isCustomAttribute(k) {
+				custom++
+			}
+		}
+		if custom > maxCustomAttributes {
+			return nil, ecsapi.NewAttributeLimitExceededException("You can apply up to %d custom attributes per resource; %d were given.", maxCustomAttributes, custom)
+		}
+		slices.SortFunc(attrs, func(a, b storedAttribute) int { return strings.Compare(a.Name, b.Name) })
+		attrsOp.Value, _ = json.Marshal(attrs)
+		b, _ := json.Marshal(rec)
+		ops := []store.Op{{Key: key, Value: b, ExpectRev: expect}, attrsOp,
+			s.tagsOp(s.containerInstanceARN(c.Name, id), in.Tags)}
+		if op, ok := s.initialReservationsOp(ctx, c.Name, id); ok {
+			ops = append(ops, op)
+		}
+		rev, err := s.st.Txn(ctx, ops...)
+		if errors.Is(err, store.ErrConflict) && attempt < store.UpdateAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := s.synced(ctx, rev); err != nil {
+			return nil, err
+		}
+		return &ecsapi.RegisterContainerInstanceResponse{ContainerInstance: s.instanceView(rec, true, false)}, nil
 	}
-	b, _ := json.Marshal(rec)
-	ab, _ := json.Marshal(attrs)
-	rev, err := s.st.Txn(ctx,
-		store.Op{Key: key, Value: b, ExpectRev: expect},
-		store.Op{Key: s.attributesKey(c.Name, id), Value: ab, Unconditional: true},
-		s.tagsOp(s.containerInstanceARN(c.Name, id), in.Tags))
-	if err != nil {
-		return nil, err
-	}
-	if err := s.synced(ctx, rev); err != nil {
-		return nil, err
-	}
-	return &ecsapi.RegisterContainerInstanceResponse{ContainerInstance: s.instanceView(rec, true)}, nil
 }
 
-// instanceView renders a container instance.
-func (s *Server) instanceView(r instanceRecord, withTags bool) *ecsapi.ContainerInstance {
+// instanceView renders a container instance with live counts, remaining
+// resources and agent connectivity.
+func (s *Server) instanceView(r instanceRecord, withTags, withHealth bool) *ecsapi.ContainerInstance {
 	arn := s.containerInstanceARN(r.Cluster, r.ID)
+	u := s.instanceUsage(r.Cluster, r.ID)
+	conn, hasConn := s.agentConn(r.Cluster, r.ID)
+	connected := hasConn && conn.live(s.now())
 	v := &ecsapi.ContainerInstance{
 		ContainerInstanceArn: ptr(arn),
 		Ec2InstanceId:        ptr(r.EC2InstanceID),
 		Version:              ptr(r.Version),
 		VersionInfo:          r.VersionInfo,
 		RegisteredResources:  nonNil(r.Registered),
-		RemainingResources:   nonNil(r.Registered),
+		RemainingResources:   remainingResources(r.Registered, u.used),
 		Status:               ptr(r.Status),
-		AgentConnected:       ptr(r.AgentConnected),
-		RunningTasksCount:    ptr(int32(0)),
-		PendingTasksCount:    ptr(int32(0)),
+		AgentConnected:       ptr(connected),
+		RunningTasksCount:    ptr(int32(u.running)),
+		PendingTasksCount:    ptr(int32(u.pending)),
 		Attributes:           []ecsapi.Attribute{},
 		RegisteredAt:         awsapiTime(r.RegisteredAt),
 		Attachments:          []ecsapi.Attachment{},
@@ -143,7 +206,32 @@ func (s *Server) instanceView(r instanceRecord, withTags bool) *ecsapi.Container
 	if withTags {
 		v.Tags = nonNil(s.tagsOf(arn))
 	}
+	if withHealth {
+		v.HealthStatus = agentHealth(conn, hasConn, connected)
+	}
 	return v
+}
+
+// agentHealth is CONTAINER_INSTANCE_HEALTH: Berth's one check is the agent's
+// link (INITIALIZING until it first connects).
+func agentHealth(conn agentConnRecord, has, connected bool) *ecsapi.ContainerInstanceHealthStatus {
+	state := ecsapi.InstanceHealthCheckStateInitializing
+	reason := "The container agent has not connected yet."
+	switch {
+	case connected:
+		state, reason = ecsapi.InstanceHealthCheckStateOk, ""
+	case has:
+		state, reason = ecsapi.InstanceHealthCheckStateImpaired, "The container agent is not connected."
+	}
+	d := ecsapi.InstanceHealthCheckResult{Type: ptr(ecsapi.InstanceHealthCheckTypeAgentConnectivity), Status: ptr(state)}
+	if reason != "" {
+		d.StatusReason = ptr(reason)
+	}
+	if has {
+		d.LastUpdated = awsapiTime(conn.RefreshedAt)
+		d.LastStatusChange = awsapiTime(conn.ChangedAt)
+	}
+	return &ecsapi.ContainerInstanceHealthStatus{OverallStatus: ptr(state), Details: []ecsapi.InstanceHealthCheckResult{d}}
 }
 
 // DescribeContainerInstances implements ecsapi.Handler.
@@ -156,6 +244,7 @@ func (s *Server) DescribeContainerInstances(ctx context.Context, in *ecsapi.Desc
 		return nil, invalidParam("DescribeContainerInstances accepts at most 100 container instances; %d were given.", len(in.ContainerInstances))
 	}
 	withTags := slices.Contains(in.Include, ecsapi.ContainerInstanceFieldTags)
+	withHealth := slices.Contains(in.Include, ecsapi.ContainerInstanceFieldContainerInstanceHealth)
 	out := &ecsapi.DescribeContainerInstancesResponse{ContainerInstances: []ecsapi.ContainerInstance{}, Failures: []ecsapi.Failure{}}
 	for _, ref := range in.ContainerInstances {
 		id, ok := s.instanceID(c.Name, ref)
@@ -165,10 +254,10 @@ func (s *Server) DescribeContainerInstances(ctx context.Context, in *ecsapi.Desc
 			if !strings.HasPrefix(ref, "arn:") {
 				arn = s.containerInstanceARN(c.Name, ref)
 			}
-			out.Failures = append(out.Failures, ecsapi.Failure{Arn: ptr(arn), Reason: ptr("MISSING")})
+			out.Failures = append(out.Failures, ecsapi.Failure{Arn: ptr(arn), Reason: ptr(reasonMissing)})
 			continue
 		}
-		out.ContainerInstances = append(out.ContainerInstances, *s.instanceView(r, withTags))
+		out.ContainerInstances = append(out.ContainerInstances, *s.instanceView(r, withTags, withHealth))
 	}
 	return out, nil
 }
@@ -194,7 +283,7 @@ func (s *Server) ListContainerInstances(ctx context.Context, in *ecsapi.ListCont
 			if r.Status != string(*in.Status) {
 				continue
 			}
-		} else if r.Status == "INACTIVE" {
+		} else if r.Status == instInactive {
 			continue
 		}
 		ids = append(ids, r.ID)
@@ -211,8 +300,11 @@ func (s *Server) ListContainerInstances(ctx context.Context, in *ecsapi.ListCont
 	return out, nil
 }
 
-// DeregisterContainerInstance implements ecsapi.Handler. The record is
-// removed with its attributes; tasks on it are orphaned only with force.
+// DeregisterContainerInstance implements ecsapi.Handler. The instance and its
+// attributes, reservations and link state are removed. With tasks that are
+// not stopped it is refused unless force is set; forced, the tasks are
+// orphaned as on ECS: they keep their state (and keep the cluster from being
+// deleted) until StopTask marks them stopped.
 func (s *Server) DeregisterContainerInstance(ctx context.Context, in *ecsapi.DeregisterContainerInstanceRequest) (*ecsapi.DeregisterContainerInstanceResponse, error) {
 	c, err := s.activeCluster(deref(in.Cluster))
 	if err != nil {
@@ -223,34 +315,55 @@ func (s *Server) DeregisterContainerInstance(ctx context.Context, in *ecsapi.Der
 		return nil, invalidParam("containerInstance %q is not a container instance id or ARN of cluster %s.", in.ContainerInstance, c.Name)
 	}
 	key := s.instanceKey(c.Name, id)
-	kv, err := s.st.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, invalidParam("The referenced container instance %s was not found in cluster %s.", in.ContainerInstance, c.Name)
+	for attempt := 0; ; attempt++ {
+		kv, err := s.st.Get(ctx, key)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, invalidParam("The referenced container instance %s was not found in cluster %s.", in.ContainerInstance, c.Name)
+		}
+		if err != nil {
+			return nil, err
+		}
+		var rec instanceRecord
+		if err := json.Unmarshal(kv.Value, &rec); err != nil {
+			return nil, err
+		}
+		ops := []store.Op{{Key: key, Delete: true, ExpectRev: kv.ModRevision}}
+		// The reservations record is deleted under its guard, so a RunTask
+		// placing on this instance concurrently either lands first (and is
+		// seen below) or fails its own guard and places elsewhere.
+		resv, resvRev, err := s.readReservations(ctx, c.Name, id)
+		if err != nil {
+			return nil, err
+		}
+		if resvRev != 0 {
+			ops = append(ops, store.Op{Key: s.reservationsKey(c.Name, id), Delete: true, ExpectRev: resvRev})
+		}
+		if n := s.activeTaskCount(c.Name, id, resv); n > 0 && !deref(in.Force) {
+			return nil, invalidParam("Found %d running or pending tasks on container instance %s; stop them first or deregister with force (the tasks are then orphaned).", n, in.ContainerInstance)
+		}
+		view := s.instanceView(rec, true, false)
+		view.Status = ptr(instInactive)
+		view.AgentConnected = ptr(false)
+		ops = append(ops,
+			store.Op{Key: s.attributesKey(c.Name, id), Delete: true, Unconditional: true},
+			store.Op{Key: s.agentConnKey(c.Name, id), Delete: true, Unconditional: true},
+			s.tagsOp(s.containerInstanceARN(c.Name, id), nil))
+		rev, err := s.st.Txn(ctx, ops...)
+		if errors.Is(err, store.ErrConflict) && attempt < store.UpdateAttempts {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := s.synced(ctx, rev); err != nil {
+			return nil, err
+		}
+		return &ecsapi.DeregisterContainerInstanceResponse{ContainerInstance: view}, nil
 	}
-	if err != nil {
-		return nil, err
-	}
-	var rec instanceRecord
-	if err := json.Unmarshal(kv.Value, &rec); err != nil {
-		return nil, err
-	}
-	view := s.instanceView(rec, true)
-	rec.Status = "INACTIVE"
-	view.Status = ptr("INACTIVE")
-	rev, err := s.st.Txn(ctx,
-		store.Op{Key: key, Delete: true, ExpectRev: kv.ModRevision},
-		store.Op{Key: s.attributesKey(c.Name, id), Delete: true, Unconditional: true},
-		s.tagsOp(s.containerInstanceARN(c.Name, id), nil))
-	if err != nil {
-		return nil, err
-	}
-	if err := s.synced(ctx, rev); err != nil {
-		return nil, err
-	}
-	return &ecsapi.DeregisterContainerInstanceResponse{ContainerInstance: view}, nil
 }
 
 // UpdateContainerInstancesState implements ecsapi.Handler: ACTIVE <-> DRAINING.
+// DRAINING keeps new tasks off the instance; standalone tasks keep running.
 func (s *Server) UpdateContainerInstancesState(ctx context.Context, in *ecsapi.UpdateContainerInstancesStateRequest) (*ecsapi.UpdateContainerInstancesStateResponse, error) {
 	c, err := s.activeCluster(deref(in.Cluster))
 	if err != nil {
@@ -266,21 +379,22 @@ func (s *Server) UpdateContainerInstancesState(ctx context.Context, in *ecsapi.U
 	for _, ref := range in.ContainerInstances {
 		id, ok := s.instanceID(c.Name, ref)
 		if !ok {
-			out.Failures = append(out.Failures, ecsapi.Failure{Arn: ptr(ref), Reason: ptr("MISSING")})
+			out.Failures = append(out.Failures, ecsapi.Failure{Arn: ptr(ref), Reason: ptr(reasonMissing)})
 			continue
 		}
 		rec, rev, err := store.UpdateJSON(ctx, s.st, s.instanceKey(c.Name, id), func(cur *instanceRecord, exists bool) (*instanceRecord, error) {
 			if !exists {
 				return nil, store.ErrNotFound
 			}
-			if cur.Status != string(in.Status) {
-				cur.Status = string(in.Status)
-				cur.Version++
+			if cur.Status == string(in.Status) {
+				return nil, nil
 			}
+			cur.Status = string(in.Status)
+			cur.Version++
 			return cur, nil
 		})
 		if errors.Is(err, store.ErrNotFound) {
-			out.Failures = append(out.Failures, ecsapi.Failure{Arn: ptr(s.containerInstanceARN(c.Name, id)), Reason: ptr("MISSING")})
+			out.Failures = append(out.Failures, ecsapi.Failure{Arn: ptr(s.containerInstanceARN(c.Name, id)), Reason: ptr(reasonMissing)})
 			continue
 		}
 		if err != nil {
@@ -289,7 +403,29 @@ func (s *Server) UpdateContainerInstancesState(ctx context.Context, in *ecsapi.U
 		if err := s.synced(ctx, rev); err != nil {
 			return nil, err
 		}
-		out.ContainerInstances = append(out.ContainerInstances, *s.instanceView(rec, false))
+		out.ContainerInstances = append(out.ContainerInstances, *s.instanceView(rec, false, false))
 	}
 	return out, nil
+}
+
+// UpdateContainerAgent implements ecsapi.Handler. Berth's agents are updated
+// with the berth binary, never through the API, so it answers as ECS does for
+// an instance without a pending update.
+func (s *Server) UpdateContainerAgent(ctx context.Context, in *ecsapi.UpdateContainerAgentRequest) (*ecsapi.UpdateContainerAgentResponse, error) {
+	c, err := s.activeCluster(deref(in.Cluster))
+	if err != nil {
+		return nil, err
+	}
+	id, ok := s.instanceID(c.Name, in.ContainerInstance)
+	if !ok {
+		return nil, invalidParam("containerInstance %q is not a container instance id or ARN of cluster %s.", in.ContainerInstance, c.Name)
+	}
+	rec, found := s.cachedInstance(c.Name, id)
+	if !found {
+		return nil, invalidParam("The referenced container instance %s was not found in cluster %s.", in.ContainerInstance, c.Name)
+	}
+	if rec.VersionInfo == nil || deref(rec.VersionInfo.AgentVersion) == "" {
+		return nil, ecsapi.NewMissingVersionException("Amazon ECS is unable to determine the current version of the container agent on the container instance and does not have enough information to proceed with an update.")
+	}
+	return nil, ecsapi.NewNoUpdateAvailableException("There is no update available for your container agent (version %s); Berth agents are updated by replacing the berth binary.", deref(rec.VersionInfo.AgentVersion))
 }

@@ -1,0 +1,413 @@
+package ecs
+
+import (
+	"fmt"
+	"math"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+
+	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+)
+
+// First-fit placement: a pure function over a snapshot of the cluster's
+// container instances. The scheduler (internal/scheduler) replaces it with
+// filters, strategies and constraints; until then RunTask and StartTask only
+// check what ECS checks first: instance status, agent connectivity, required
+// attributes, CPU, memory, host ports and (awsvpc) a free address.
+
+// Placement failure reasons as ECS reports them in failures[].
+const (
+	reasonAgent     = "AGENT"
+	reasonAttribute = "ATTRIBUTE"
+	reasonCPU       = "RESOURCE:CPU"
+	reasonMemory    = "RESOURCE:MEMORY"
+	reasonPorts     = "RESOURCE:PORTS"
+	reasonPortsUDP  = "RESOURCE:PORTS_UDP"
+	reasonENI       = "RESOURCE:ENI"
+	reasonMissing   = "MISSING"
+	reasonInactive  = "INACTIVE"
+	reasonDraining  = "DRAINING"
+	// reasonNoInstances is ECS's message for a cluster without instances.
+	reasonNoInstances = "No Container Instances were found in your cluster."
+)
+
+// resources is what one task reserves on its instance.
+type resources struct {
+	CPU      int64   `json:"cpu,omitempty"`
+	Memory   int64   `json:"memory,omitempty"`
+	Ports    []int32 `json:"ports,omitempty"`    // static TCP host ports
+	PortsUDP []int32 `json:"portsUdp,omitempty"` // static UDP host ports
+}
+
+// placementInstance is one container instance as placement sees it: its
+// registered capacity and what non-stopped tasks already use.
+type placementInstance struct {
+	ID, ARN    string
+	Status     string // ACTIVE, DRAINING, ...
+	Connected  bool
+	Attributes map[string]string // name -> value ("" for a name-only attribute)
+	CPU        int64             // registered
+	Memory     int64             // registered
+	UsedCPU    int64
+	UsedMemory int64
+	// Ports and PortsUDP are the unavailable host ports: the ones the agent
+	// reserved at registration and the static ports of running tasks.
+	Ports    map[int32]bool
+	PortsUDP map[int32]bool
+	// Subnet is the awsvpc task network (invalid when the instance has
+	// none); UsedIPs are the addresses of its non-stopped awsvpc tasks.
+	Subnet  netip.Prefix
+	UsedIPs map[netip.Addr]bool
+}
+
+// placementRequest is count identical tasks to place.
+type placementRequest struct {
+	Count    int
+	Need     resources
+	Requires []ecsapi.Attribute
+	Awsvpc   bool
+	// Targets, when set (StartTask), names the instance of each task
+	// (len(Targets) == Count); otherwise any instance may take any task.
+	Targets []string
+}
+
+// assignment is where one task goes.
+type assignment struct {
+	InstanceID string
+	IPv4       netip.Addr // awsvpc tasks only
+}
+
+// placementFailure is one rejected instance (ARN empty for cluster-wide
+// reasons).
+type placementFailure struct {
+	ARN, Reason, Detail string
+}
+
+// place assigns up to req.Count tasks first-fit in snapshot order, reserving
+// as it goes so one request never over-commits an instance. Tasks that fit
+// nowhere are left out; failures says why each instance refused (the last
+// reason per instance). snapshot is not modified.
+func place(snapshot []placementInstance, req placementRequest) ([]assignment, []placementFailure) {
+	insts := make([]placementInstance, len(snapshot))
+	byID := map[string]int{}
+	for i, in := range snapshot {
+		insts[i] = in.clone()
+		byID[in.ID] = i
+	}
+	var (
+		out      []assignment
+		reasons  = map[string]placementFailure{}
+		order    []string
+		unplaced bool
+	)
+	refuse := func(in *placementInstance, reason, detail string) {
+		if _, seen := reasons[in.ID]; !seen {
+			order = append(order, in.ID)
+		}
+		reasons[in.ID] = placementFailure{ARN: in.ARN, Reason: reason, Detail: detail}
+	}
+	for n := 0; n < req.Count; n++ {
+		if req.Targets != nil {
+			i, ok := byID[req.Targets[n]]
+			if !ok {
+				id := req.Targets[n]
+				if _, seen := reasons[id]; !seen {
+					order = append(order, id)
+				}
+				reasons[id] = placementFailure{ARN: id, Reason: reasonMissing}
+				continue
+			}
+			in := &insts[i]
+			if reason, detail := fits(in, req); reason != "" {
+				refuse(in, reason, detail)
+				continue
+			}
+			out = append(out, in.reserve(req))
+			continue
+		}
+		placed := false
+		for i := range insts {
+			in := &insts[i]
+			if in.Status == instDraining {
+				continue // draining instances take no new tasks, silently
+			}
+			if reason, detail := fits(in, req); reason != "" {
+				refuse(in, reason, detail)
+				continue
+			}
+			out = append(out, in.reserve(req))
+			placed = true
+			break
+		}
+		if !placed {
+			unplaced = true
+		}
+	}
+	if !unplaced && req.Targets == nil {
+		return out, nil
+	}
+	var failures []placementFailure
+	for _, id := range order {
+		failures = append(failures, reasons[id])
+	}
+	if unplaced && len(failures) == 0 {
+		failures = append(failures, placementFailure{Reason: reasonNoInstances})
+	}
+	return out, failures
+}
+
+// fits returns "" when one more task of req fits on in, else the reason.
+func fits(in *placementInstance, req placementRequest) (reason, detail string) {
+	switch in.Status {
+	case instActive:
+	case instDraining:
+		return reasonDraining, ""
+	default:
+		return reasonInactive, ""
+	}
+	if !in.Connected {
+		return reasonAgent, ""
+	}
+	for _, a := range req.Requires {
+		v, ok := in.Attributes[a.Name]
+		if !ok || (a.Value != nil && *a.Value != v) {
+			return reasonAttribute, a.Name
+		}
+	}
+	if req.Need.CPU > in.CPU-in.UsedCPU {
+		return reasonCPU, ""
+	}
+	if req.Need.Memory > in.Memory-in.UsedMemory {
+		return reasonMemory, ""
+	}
+	for _, p := range req.Need.Ports {
+		if in.Ports[p] {
+			return reasonPorts, strconv.Itoa(int(p))
+		}
+	}
+	for _, p := range req.Need.PortsUDP {
+		if in.PortsUDP[p] {
+			return reasonPortsUDP, strconv.Itoa(int(p))
+		}
+	}
+	if req.Awsvpc {
+		if !in.Subnet.IsValid() {
+			return reasonAttribute, awsvpcSubnetAttr
+		}
+		if _, ok := freeAddress(in.Subnet, in.UsedIPs); !ok {
+			return reasonENI, ""
+		}
+	}
+	return "", ""
+}
+
+// reserve books one task of req on in (which fits) and returns its assignment.
+func (in *placementInstance) reserve(req placementRequest) assignment {
+	a := assignment{InstanceID: in.ID}
+	in.UsedCPU += req.Need.CPU
+	in.UsedMemory += req.Need.Memory
+	for _, p := range req.Need.Ports {
+		in.Ports[p] = true
+	}
+	for _, p := range req.Need.PortsUDP {
+		in.PortsUDP[p] = true
+	}
+	if req.Awsvpc {
+		ip, _ := freeAddress(in.Subnet, in.UsedIPs)
+		in.UsedIPs[ip] = true
+		a.IPv4 = ip
+	}
+	return a
+}
+
+func (in placementInstance) clone() placementInstance {
+	out := in
+	out.Ports = cloneSet(in.Ports)
+	out.PortsUDP = cloneSet(in.PortsUDP)
+	out.UsedIPs = cloneSet(in.UsedIPs)
+	return out
+}
+
+func cloneSet[K comparable](m map[K]bool) map[K]bool {
+	out := make(map[K]bool, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// freeAddress returns the lowest address of subnet that is not the network
+// address, the gateway (.1), the broadcast address or in used.
+func freeAddress(subnet netip.Prefix, used map[netip.Addr]bool) (netip.Addr, bool) {
+	subnet = subnet.Masked()
+	if !subnet.Addr().Is4() || subnet.Bits() > 30 {
+		return netip.Addr{}, false
+	}
+	gw := subnet.Addr().Next()
+	// Large subnets: looking at the first 64k addresses is plenty.
+	for a, n := gw.Next(), 0; subnet.Contains(a) && n < 1<<16; a, n = a.Next(), n+1 {
+		if !subnet.Contains(a.Next()) {
+			break // a is the broadcast address
+		}
+		if !used[a] {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// awsvpcGateway is the task network's gateway: the subnet's first address.
+func awsvpcGateway(subnet netip.Prefix) netip.Addr { return subnet.Masked().Addr().Next() }
+
+// macFor is the MAC address of an awsvpc task interface: 02:42 and the four
+// IPv4 bytes, Docker's classic scheme, so the address is stable and unique
+// within the subnet.
+func macFor(ip netip.Addr) string {
+	b := ip.As4()
+	return fmt.Sprintf("02:42:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3])
+}
+
+// taskNeeds computes what a task of def with overrides reserves on an
+// instance: task-level cpu/memory when set (after overrides), else the sum
+// of the containers' (memoryReservation before memory); static host ports in
+// host and bridge network modes.
+func taskNeeds(def ecsapi.TaskDefinition, ov *ecsapi.TaskOverride) (resources, error) {
+	var need resources
+	cpuStr, memStr := deref(def.Cpu), deref(def.Memory)
+	if ov != nil && ov.Cpu != nil {
+		cpuStr = *ov.Cpu
+	}
+	if ov != nil && ov.Memory != nil {
+		memStr = *ov.Memory
+	}
+	var sumCPU, sumMem int64
+	for _, c := range def.ContainerDefinitions {
+		co := containerOverride(ov, deref(c.Name))
+		cpu, mem, res := deref(c.Cpu), deref(c.Memory), deref(c.MemoryReservation)
+		if co != nil {
+			if co.Cpu != nil {
+				cpu = *co.Cpu
+			}
+			if co.Memory != nil {
+				mem = *co.Memory
+			}
+			if co.MemoryReservation != nil {
+				res = *co.MemoryReservation
+			}
+		}
+		sumCPU += int64(cpu)
+		if res > 0 {
+			sumMem += int64(res)
+		} else {
+			sumMem += int64(mem)
+		}
+	}
+	need.CPU, need.Memory = sumCPU, sumMem
+	if cpuStr != "" {
+		v, err := parseTaskCPU(cpuStr)
+		if err != nil {
+			return resources{}, err
+		}
+		need.CPU = v
+	}
+	if memStr != "" {
+		v, err := parseTaskMemory(memStr)
+		if err != nil {
+			return resources{}, err
+		}
+		need.Memory = v
+	}
+	mode := networkMode(def)
+	if mode != ecsapi.NetworkModeBridge && mode != ecsapi.NetworkModeHost {
+		return need, nil
+	}
+	seen := map[string]bool{}
+	for _, c := range def.ContainerDefinitions {
+		for _, pm := range c.PortMappings {
+			if pm.ContainerPortRange != nil {
+				continue // ranges map to ephemeral host ports
+			}
+			host := deref(pm.HostPort)
+			if mode == ecsapi.NetworkModeHost && host == 0 {
+				host = deref(pm.ContainerPort)
+			}
+			if host == 0 {
+				continue // dynamic: the agent picks an ephemeral port
+			}
+			udp := pm.Protocol != nil && *pm.Protocol == ecsapi.TransportProtocolUdp
+			k := fmt.Sprintf("%v/%d", udp, host)
+			if seen[k] {
+				return resources{}, invalidParam("Host port %d is mapped more than once in task definition %s.", host, deref(def.TaskDefinitionArn))
+			}
+			seen[k] = true
+			if udp {
+				need.PortsUDP = append(need.PortsUDP, host)
+			} else {
+				need.Ports = append(need.Ports, host)
+			}
+		}
+	}
+	slices.Sort(need.Ports)
+	slices.Sort(need.PortsUDP)
+	return need, nil
+}
+
+// networkMode is the definition's network mode; Linux's default is bridge.
+func networkMode(def ecsapi.TaskDefinition) ecsapi.NetworkMode {
+	if def.NetworkMode == nil || *def.NetworkMode == "" {
+		return ecsapi.NetworkModeBridge
+	}
+	return *def.NetworkMode
+}
+
+func containerOverride(ov *ecsapi.TaskOverride, name string) *ecsapi.ContainerOverride {
+	if ov == nil {
+		return nil
+	}
+	for i := range ov.ContainerOverrides {
+		if deref(ov.ContainerOverrides[i].Name) == name {
+			return &ov.ContainerOverrides[i]
+		}
+	}
+	return nil
+}
+
+// parseTaskCPU reads a task-level cpu: CPU units ("1024") or vCPUs ("1 vCPU",
+// "0.5 vcpu").
+func parseTaskCPU(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	if v, ok := strings.CutSuffix(t, "vcpu"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f < 0 {
+			return 0, invalidParam("Invalid cpu %q: use CPU units (1024) or vCPUs (1 vCPU).", s)
+		}
+		return int64(math.Round(f * 1024)), nil
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, invalidParam("Invalid cpu %q: use CPU units (1024) or vCPUs (1 vCPU).", s)
+	}
+	return n, nil
+}
+
+// parseTaskMemory reads a task-level memory: MiB ("512") or GB ("1 GB", "2gb").
+func parseTaskMemory(s string) (int64, error) {
+	t := strings.ToLower(strings.TrimSpace(s))
+	if v, ok := strings.CutSuffix(t, "gb"); ok {
+		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || f < 0 {
+			return 0, invalidParam("Invalid memory %q: use MiB (512) or GB (1 GB).", s)
+		}
+		return int64(math.Round(f * 1024)), nil
+	}
+	if v, ok := strings.CutSuffix(t, "mb"); ok {
+		t = strings.TrimSpace(v)
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n < 0 {
+		return 0, invalidParam("Invalid memory %q: use MiB (512) or GB (1 GB).", s)
+	}
+	return n, nil
+}

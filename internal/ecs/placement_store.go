@@ -1,0 +1,332 @@
+package ecs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/netip"
+	"slices"
+	"strconv"
+
+	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// reservationRecord is what the tasks placed on one instance reserve, under
+// reservations/<cluster>/<instance>. Placement (RunTask/StartTask) is its
+// writer: it adds the new tasks and drops the ones whose status is STOPPED,
+// in the same revision-guarded transaction that creates the tasks, so two
+// placements can never both take the last room of an instance. Registration
+// creates it, deregistration deletes it (guarded), and the stopped-task sweep
+// drops the tasks it deletes.
+//
+// An entry counts while its task is not STOPPED: a task that stops frees its
+// resources at once, whether or not its entry was pruned yet.
+type reservationRecord struct {
+	Tasks map[string]taskReservation `json:"tasks"`
+}
+
+// taskReservation is one task's share of an instance.
+type taskReservation struct {
+	resources
+	IPv4 string `json:"ipv4,omitempty"`
+}
+
+func (s *Server) reservationsKey(cluster, id string) string {
+	return s.key("reservations", cluster, id)
+}
+
+// readReservations reads an instance's reservations from the store (not the
+// cache: its revision guards the next placement). rev is 0 when there is no
+// record.
+func (s *Server) readReservations(ctx context.Context, cluster, id string) (reservationRecord, int64, error) {
+	r, rev, err := store.GetJSON[reservationRecord](ctx, s.st, s.reservationsKey(cluster, id))
+	if errors.Is(err, store.ErrNotFound) {
+		return reservationRecord{Tasks: map[string]taskReservation{}}, 0, nil
+	}
+	if r.Tasks == nil {
+		r.Tasks = map[string]taskReservation{}
+	}
+	return r, rev, err
+}
+
+func (s *Server) cachedReservations(cluster, id string) reservationRecord {
+	r, _, err := store.GetCachedJSON[reservationRecord](s.cache, s.reservationsKey(cluster, id))
+	if err != nil || r.Tasks == nil {
+		return reservationRecord{Tasks: map[string]taskReservation{}}
+	}
+	return r
+}
+
+// initialReservationsOp creates an instance's reservations record if it has
+// none: empty for a new instance; for an instance re-registering under an
+// ARN it had before a forced deregistration, its orphaned tasks again.
+func (s *Server) initialReservationsOp(ctx context.Context, cluster, id string) (store.Op, bool) {
+	if _, rev, err := s.readReservations(ctx, cluster, id); err != nil || rev != 0 {
+		return store.Op{}, false
+	}
+	r := reservationRecord{Tasks: map[string]taskReservation{}}
+	for _, kv := range s.cache.List(s.key("taskspecs", cluster) + "/") {
+		var spec taskSpecRecord
+		if json.Unmarshal(kv.Value, &spec) != nil || spec.InstanceID != id {
+			continue
+		}
+		if st, ok := s.cachedStatus(cluster, spec.ID); ok && st.LastStatus != taskStopped {
+			r.Tasks[spec.ID] = reservationOf(spec)
+		}
+	}
+	b, _ := json.Marshal(r)
+	return store.Op{Key: s.reservationsKey(cluster, id), Value: b, ExpectRev: 0}, true
+}
+
+func reservationOf(spec taskSpecRecord) taskReservation {
+	r := taskReservation{resources: spec.Reserved}
+	if spec.Network != nil {
+		r.IPv4 = spec.Network.IPv4
+	}
+	return r
+}
+
+// taskStopped reports whether a task is known to be STOPPED. A task the
+// cache has not seen (just created elsewhere) counts as not stopped, so
+// staleness only ever over-reserves.
+func (s *Server) taskIsStopped(cluster, id string) bool {
+	st, ok := s.cachedStatus(cluster, id)
+	return ok && st.LastStatus == taskStopped
+}
+
+// usage is what the non-stopped tasks of an instance use and how many of them
+// run or wait.
+type usage struct {
+	used             resources
+	ips              []string
+	running, pending int
+}
+
+func (s *Server) usageOf(cluster string, r reservationRecord) usage {
+	var u usage
+	for id, t := range r.Tasks {
+		st, ok := s.cachedStatus(cluster, id)
+		if ok && st.LastStatus == taskStopped {
+			continue
+		}
+		u.used.CPU += t.CPU
+		u.used.Memory += t.Memory
+		u.used.Ports = append(u.used.Ports, t.Ports...)
+		u.used.PortsUDP = append(u.used.PortsUDP, t.PortsUDP...)
+		if t.IPv4 != "" {
+			u.ips = append(u.ips, t.IPv4)
+		}
+		if ok && st.LastStatus == taskRunning {
+			u.running++
+		} else {
+			u.pending++
+		}
+	}
+	return u
+}
+
+// instanceUsage reads an instance's usage from the cache.
+func (s *Server) instanceUsage(cluster, id string) usage {
+	return s.usageOf(cluster, s.cachedReservations(cluster, id))
+}
+
+// activeTaskCount is the number of non-stopped tasks in r.
+func (s *Server) activeTaskCount(cluster, id string, r reservationRecord) int {
+	u := s.usageOf(cluster, r)
+	return u.running + u.pending
+}
+
+// remainingResources is registered minus used: CPU and MEMORY decrease, PORTS
+// and PORTS_UDP (the unavailable ports) grow by the tasks' static ports.
+func remainingResources(registered []ecsapi.Resource, used resources) []ecsapi.Resource {
+	out := make([]ecsapi.Resource, 0, len(registered))
+	for _, r := range registered {
+		r.StringSetValue = slices.Clone(r.StringSetValue)
+		switch deref(r.Name) {
+		case "CPU":
+			r = subtract(r, used.CPU)
+		case "MEMORY":
+			r = subtract(r, used.Memory)
+		case "PORTS":
+			r.StringSetValue = addPorts(r.StringSetValue, used.Ports)
+		case "PORTS_UDP":
+			r.StringSetValue = addPorts(r.StringSetValue, used.PortsUDP)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+func subtract(r ecsapi.Resource, n int64) ecsapi.Resource {
+	switch {
+	case r.IntegerValue != nil:
+		r.IntegerValue = ptr(*r.IntegerValue - int32(n))
+	case r.LongValue != nil:
+		r.LongValue = ptr(*r.LongValue - n)
+	case r.DoubleValue != nil:
+		r.DoubleValue = ptr(*r.DoubleValue - float64(n))
+	}
+	return r
+}
+
+func addPorts(set []string, ports []int32) []string {
+	for _, p := range ports {
+		v := strconv.Itoa(int(p))
+		if !slices.Contains(set, v) {
+			set = append(set, v)
+		}
+	}
+	slices.SortFunc(set, func(a, b string) int {
+		x, _ := strconv.Atoi(a)
+		y, _ := strconv.Atoi(b)
+		return x - y
+	})
+	return nonNil(set)
+}
+
+// resourceValue reads a numeric registered resource (0 when absent).
+func resourceValue(rs []ecsapi.Resource, name string) int64 {
+	for _, r := range rs {
+		if deref(r.Name) != name {
+			continue
+		}
+		switch {
+		case r.IntegerValue != nil:
+			return int64(*r.IntegerValue)
+		case r.LongValue != nil:
+			return *r.LongValue
+		case r.DoubleValue != nil:
+			return int64(*r.DoubleValue)
+		}
+	}
+	return 0
+}
+
+// resourcePorts reads a STRINGSET port resource.
+func resourcePorts(rs []ecsapi.Resource, name string) map[int32]bool {
+	out := map[int32]bool{}
+	for _, r := range rs {
+		if deref(r.Name) != name {
+			continue
+		}
+		for _, v := range r.StringSetValue {
+			if n, err := strconv.Atoi(v); err == nil {
+				out[int32(n)] = true
+			}
+		}
+	}
+	return out
+}
+
+// placementState is one read of a cluster for placement: the snapshot and
+// the reservation records with the revisions that guard the write.
+type placementState struct {
+	snapshot []placementInstance
+	records  map[string]reservationRecord // by instance id
+	revs     map[string]int64             // 0: no record yet
+}
+
+// readPlacementState lists the cluster's reservations from the store (for
+// their revisions) and combines them with the cached instances, attributes
+// and link states.
+func (s *Server) readPlacementState(ctx context.Context, cluster string) (placementState, error) {
+	kvs, _, err := s.st.List(ctx, s.key("reservations", cluster)+"/")
+	if err != nil {
+		return placementState{}, err
+	}
+	ps := placementState{records: map[string]reservationRecord{}, revs: map[string]int64{}}
+	for _, kv := range kvs {
+		var r reservationRecord
+		if json.Unmarshal(kv.Value, &r) != nil {
+			continue
+		}
+		if r.Tasks == nil {
+			r.Tasks = map[string]taskReservation{}
+		}
+		id := store.LastPart(kv.Key)
+		ps.records[id] = r
+		ps.revs[id] = kv.ModRevision
+	}
+	now := s.now()
+	for _, kv := range s.cache.List(s.key("instances", cluster) + "/") {
+		var rec instanceRecord
+		if json.Unmarshal(kv.Value, &rec) != nil {
+			continue
+		}
+		r, ok := ps.records[rec.ID]
+		if !ok {
+			// Registration creates the record and deregistration deletes it:
+			// without one the instance is gone (the cache lags) or has not
+			// re-registered since Berth added the record.
+			continue
+		}
+		u := s.usageOf(cluster, r)
+		conn, has := s.agentConn(cluster, rec.ID)
+		pi := placementInstance{
+			ID: rec.ID, ARN: s.containerInstanceARN(cluster, rec.ID), Status: rec.Status,
+			Connected:  has && conn.live(now),
+			Attributes: map[string]string{},
+			CPU:        resourceValue(rec.Registered, "CPU"),
+			Memory:     resourceValue(rec.Registered, "MEMORY"),
+			UsedCPU:    u.used.CPU, UsedMemory: u.used.Memory,
+			Ports:    resourcePorts(rec.Registered, "PORTS"),
+			PortsUDP: resourcePorts(rec.Registered, "PORTS_UDP"),
+			UsedIPs:  map[netip.Addr]bool{},
+		}
+		for _, p := range u.used.Ports {
+			pi.Ports[p] = true
+		}
+		for _, p := range u.used.PortsUDP {
+			pi.PortsUDP[p] = true
+		}
+		for _, ip := range u.ips {
+			if a, err := netip.ParseAddr(ip); err == nil {
+				pi.UsedIPs[a] = true
+			}
+		}
+		for _, a := range s.cachedAttributes(cluster, rec.ID) {
+			pi.Attributes[a.Name] = a.Value
+		}
+		if p, err := netip.ParsePrefix(pi.Attributes[awsvpcSubnetAttr]); err == nil && p.Addr().Is4() {
+			pi.Subnet = p.Masked()
+		}
+		ps.snapshot = append(ps.snapshot, pi)
+	}
+	slices.SortFunc(ps.snapshot, func(a, b placementInstance) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return ps, nil
+}
+
+// reservationOps are the guarded writes of the reservation records of the
+// instances that got tasks: the new entries added, stopped tasks dropped.
+func (s *Server) reservationOps(cluster string, ps placementState, add map[string]map[string]taskReservation) []store.Op {
+	ids := make([]string, 0, len(add))
+	for id := range add {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var ops []store.Op
+	for _, inst := range ids {
+		cur := ps.records[inst]
+		next := reservationRecord{Tasks: map[string]taskReservation{}}
+		for id, t := range cur.Tasks {
+			if !s.taskIsStopped(cluster, id) {
+				next.Tasks[id] = t
+			}
+		}
+		for id, t := range add[inst] {
+			next.Tasks[id] = t
+		}
+		b, _ := json.Marshal(next)
+		ops = append(ops, store.Op{Key: s.reservationsKey(cluster, inst), Value: b, ExpectRev: ps.revs[inst]})
+	}
+	return ops
+}
