@@ -6,6 +6,8 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"io"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -79,6 +81,9 @@ func TestLoadAndRunBuiltImage(t *testing.T) {
 	var b [4]byte
 	_, _ = rand.Read(b[:])
 	suffix := hex.EncodeToString(b[:])
+	// A copy with bytes appended (the ELF loader ignores them) makes a layer
+	// the engine has never seen, so this measures a cold load.
+	bin = copyWithSuffix(t, bin, suffix)
 	spec := images.Spec{Ref: "berth.local/images-test-" + suffix + ":1", Entrypoint: []string{images.BinaryPath, "sample-app", "probe"}}
 	start := time.Now()
 	im, err := images.Build(bin, spec)
@@ -126,4 +131,17 @@ func TestLoadAndRunBuiltImage(t *testing.T) {
 	if err != nil || st.ExitCode != 1 {
 		t.Fatalf("probe container: %+v %v, want exit code 1", st, err)
 	}
+}
+
+func copyWithSuffix(t *testing.T, src, suffix string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := filepath.Join(t.TempDir(), "berth")
+	if err := os.WriteFile(dst, append(b, suffix...), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dst
 }

@@ -208,21 +208,31 @@ func TestStop(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name     string
+		image    string
 		args     []string
 		timeout  time.Duration
 		wantCode int
 		min, max time.Duration
 	}{
 		// The app leaves on SIGTERM at once: well before the timeout.
-		{"graceful", nil, 20 * time.Second, 0, 0, 5 * time.Second},
+		{"graceful", images.SampleApp, nil, 20 * time.Second, 0, 0, 10 * time.Second},
 		// It ignores SIGTERM: SIGKILL after the timeout, exit 137.
-		{"killed after timeout", []string{"--ignore-sigterm"}, time.Second, 137, time.Second, 15 * time.Second},
+		{"killed after timeout", images.SampleApp, []string{"--ignore-sigterm"}, time.Second, 137, time.Second, 15 * time.Second},
+		// The pause container also leaves at once, with 0.
+		{"pause", images.Pause, nil, 20 * time.Second, 0, 0, 10 * time.Second},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			rt := dockertest.Runtime(t)
-			id := dockertest.Run(t, rt, sampleApp(tc.args...))
-			getUntil(t, "http://127.0.0.1:"+strconv.Itoa(int(hostPort(t, inspect(t, rt, id))))+"/health", 10*time.Second)
+			spec := sampleApp(tc.args...)
+			spec.Image = tc.image
+			id := dockertest.Run(t, rt, spec)
+			if tc.image == images.SampleApp {
+				// Stop only once the app listens, so its signal handler is in place.
+				getUntil(t, "http://127.0.0.1:"+strconv.Itoa(int(hostPort(t, inspect(t, rt, id))))+"/health", 10*time.Second)
+			} else {
+				time.Sleep(200 * time.Millisecond) // let the Go runtime install its handlers
+			}
 			start := time.Now()
 			if err := rt.StopContainer(t.Context(), id, tc.timeout); err != nil {
 				t.Fatal(err)

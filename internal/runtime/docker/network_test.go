@@ -234,7 +234,9 @@ func BenchmarkDockerRunBaseline(b *testing.B) {
 			_ = rt.RemoveContainer(context.Background(), id, runtime.RemoveOptions{Force: true})
 		}
 	})
+	var create, start time.Duration
 	for b.Loop() {
+		t0 := time.Now()
 		id, err := rt.CreateContainer(ctx, runtime.ContainerSpec{
 			Name: dockertest.Name(b), Image: images.SampleApp, Labels: dockertest.Labels(b),
 			Ports: []runtime.PortMapping{{ContainerPort: images.SampleAppPort}},
@@ -243,13 +245,17 @@ func BenchmarkDockerRunBaseline(b *testing.B) {
 			b.Fatal(err)
 		}
 		ids = append(ids, id)
+		t1 := time.Now()
 		if err := rt.StartContainer(ctx, id); err != nil {
 			b.Fatal(err)
 		}
+		create, start = create+t1.Sub(t0), start+time.Since(t1)
 		b.StopTimer()
 		if err := rt.RemoveContainer(ctx, id, runtime.RemoveOptions{Force: true}); err != nil {
 			b.Fatal(err)
 		}
 		b.StartTimer()
 	}
+	b.ReportMetric(float64(create.Milliseconds())/float64(b.N), "create-ms/op")
+	b.ReportMetric(float64(start.Milliseconds())/float64(b.N), "start-ms/op")
 }
