@@ -40,6 +40,9 @@ type Engine struct {
 	byID    map[string]*runner // by container runtime id
 	byToken map[string]*runner // by metadata token
 	ctx     context.Context    // Run's, for runners started by Apply
+	pending []agentproto.TaskSpec
+	early   bool // Apply was called before Run
+	swept   bool // orphans were swept after the first payload
 	wg      sync.WaitGroup
 }
 
@@ -82,6 +85,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	e.ctx = ctx
 	for _, t := range saved {
 		e.startLocked(ctx, t)
+	}
+	if e.early {
+		e.applyLocked(e.pending)
+		e.pending, e.early = nil, false
 	}
 	e.mu.Unlock()
 	if len(saved) > 0 {
@@ -159,8 +166,14 @@ func (e *Engine) Apply(specs []agentproto.TaskSpec) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.ctx == nil {
+		// Run has not restored the saved tasks yet; it applies this then.
+		e.pending, e.early = specs, true
 		return
 	}
+	e.applyLocked(specs)
+}
+
+func (e *Engine) applyLocked(specs []agentproto.TaskSpec) {
 	want := map[string]bool{}
 	for _, s := range specs {
 		want[s.TaskARN] = true
@@ -173,6 +186,45 @@ func (e *Engine) Apply(specs []agentproto.TaskSpec) {
 	for arn, r := range e.runners {
 		if !want[arn] {
 			r.stopUnlisted()
+		}
+	}
+	if !e.swept {
+		e.swept = true
+		ctx := e.ctx
+		e.wg.Add(1)
+		go func() {
+			defer e.wg.Done()
+			e.sweepOrphans(ctx)
+		}()
+	}
+}
+
+// sweepOrphans stops and removes this agent's containers whose task it no
+// longer knows (its saved state was lost) and that the first payload did
+// not claim: no task runs without the control plane knowing it.
+func (e *Engine) sweepOrphans(ctx context.Context) {
+	lctx, cancel := context.WithTimeout(ctx, inspectTimeout)
+	list, err := e.cfg.Runtime.ListContainers(lctx, e.filter())
+	cancel()
+	if err != nil {
+		e.log.Warn("listing containers for orphans failed", "err", err)
+		return
+	}
+	for _, c := range list {
+		arn := c.Labels[LabelTaskARN]
+		e.mu.Lock()
+		_, known := e.runners[arn]
+		e.mu.Unlock()
+		if known || arn == "" {
+			continue
+		}
+		e.log.Info("removing an orphaned container", "task", arn, "container", c.Name)
+		sctx, cancel := context.WithTimeout(ctx, e.cfg.Env.StopTimeout+stopGrace)
+		_ = e.cfg.Runtime.StopContainer(sctx, c.ID, e.cfg.Env.StopTimeout)
+		err := e.cfg.Runtime.RemoveContainer(sctx, c.ID, runtime.RemoveOptions{Force: true, RemoveVolumes: true})
+		cancel()
+		if err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			e.log.Warn("removing an orphaned container failed", "container", c.Name, "err", err)
 		}
 	}
 }

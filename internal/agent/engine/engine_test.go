@@ -77,7 +77,7 @@ func randomHex(n int) string {
 
 // startEngine runs an engine for the test on the local Docker engine. Every
 // container it makes carries its agent id and is removed when the test ends.
-func startEngine(t *testing.T, agentID, dataDir string, rep *fakeReporter) *testEngine {
+func startEngine(t *testing.T, agentID, dataDir string, rep *fakeReporter, mods ...func(*Config)) *testEngine {
 	t.Helper()
 	rt := dockertest.Runtime(t)
 	if agentID == "" {
@@ -90,11 +90,15 @@ func startEngine(t *testing.T, agentID, dataDir string, rep *fakeReporter) *test
 	if rep == nil {
 		rep = &fakeReporter{}
 	}
-	e := New(Config{
+	cfg := Config{
 		Runtime: rt, DataDir: dataDir, Reporter: rep, CleanupWait: time.Hour,
 		Env: Env{AgentID: agentID, InstanceARN: "arn:aws:ecs:us-east-1:000000000000:container-instance/test/" + agentID,
 			Region: "us-east-1", StopTimeout: 5 * time.Second},
-	})
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	e := New(cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	te := &testEngine{Engine: e, rep: rep, agentID: agentID, dataDir: dataDir, cancel: cancel, done: make(chan struct{})}
 	go func() {
@@ -408,4 +412,60 @@ func TestUnsentReportIsResentAfterRestart(t *testing.T) {
 	// No payload yet: the restored task reports by itself.
 	up.waitTask(t, spec.TaskARN, "RUNNING", 30*time.Second)
 	e2.stop()
+}
+
+func TestStoppedTaskIsCleanedUp(t *testing.T) {
+	t.Parallel()
+	e := startEngine(t, "", "", nil, func(c *Config) { c.CleanupWait = time.Second })
+	spec := taskSpec("bridge", app("main", "--exit-after", "500ms"))
+	e.Apply([]agentproto.TaskSpec{spec})
+	e.rep.waitTask(t, spec.TaskARN, "STOPPED", time.Minute)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		_, held := e.Task(spec.TaskARN)
+		list, err := e.cfg.Runtime.ListContainers(t.Context(), runtime.Filter{Labels: map[string]string{LabelTaskARN: spec.TaskARN}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !held && len(list) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the cleanup wait: task held=%v, %d containers left", held, len(list))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := e.cfg.Runtime.InspectImage(t.Context(), images.SampleApp); err != nil {
+		t.Errorf("cleanup removed the image: %v", err)
+	}
+}
+
+func TestOrphanedContainerIsRemoved(t *testing.T) {
+	t.Parallel()
+	rt := dockertest.Runtime(t)
+	agentID := "test-" + randomHex(6)
+	t.Cleanup(func() { removeAgentObjects(t, rt, agentID) })
+	e1 := startEngine(t, agentID, t.TempDir(), nil)
+	spec := taskSpec("bridge", app("main"))
+	e1.Apply([]agentproto.TaskSpec{spec})
+	waitFor(t, e1, spec.TaskARN, time.Minute, "RUNNING", func(tk *Task) bool { return tk.Known == TaskRunning })
+	e1.stop()
+
+	// The state is lost and the control plane no longer assigns the task.
+	e2 := startEngine(t, agentID, t.TempDir(), nil)
+	e2.Apply(nil)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		list, err := rt.ListContainers(t.Context(), runtime.Filter{Labels: map[string]string{LabelTaskARN: spec.TaskARN}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(list) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("orphaned container still there: %+v", list)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
