@@ -29,12 +29,9 @@ func (s *Server) ListTaskDefinitions(ctx context.Context, in *ecsapi.ListTaskDef
 		}
 		desc = *in.Sort == ecsapi.SortOrderDesc
 	}
-	var recs []taskDefRecord
-	switch family := deref(in.FamilyPrefix); {
-	case family == "":
-		recs = s.cachedTaskDefs()
-	case taskDefNameRE.MatchString(family):
-		recs = s.cachedFamily(family)
+	var recs []taskDefSummary
+	if family := deref(in.FamilyPrefix); family == "" || taskDefNameRE.MatchString(family) {
+		recs = s.taskDefSummaries(family)
 	}
 	// Page over sort keys whose byte order is the requested order, so a
 	// nextToken (the last key returned) resumes correctly in either order.
@@ -75,11 +72,24 @@ func taskDefSortKey(family string, rev int, desc bool) string {
 	return string(k)
 }
 
-// cachedTaskDefs returns every stored revision of every family.
-func (s *Server) cachedTaskDefs() []taskDefRecord {
-	var out []taskDefRecord
-	for _, kv := range s.cache.List(s.key("taskdefs") + "/") {
-		var r taskDefRecord
+// taskDefSummary is the part of a taskDefRecord the list operations need;
+// decoding only it skips building every revision's full definition.
+type taskDefSummary struct {
+	Family   string `json:"family"`
+	Revision int    `json:"revision"`
+	Status   string `json:"status"`
+}
+
+// taskDefSummaries returns the stored revisions of family, or of every
+// family when family is "".
+func (s *Server) taskDefSummaries(family string) []taskDefSummary {
+	prefix := s.key("taskdefs") + "/"
+	if family != "" {
+		prefix = s.key("taskdefs", family) + "/"
+	}
+	var out []taskDefSummary
+	for _, kv := range s.cache.List(prefix) {
+		var r taskDefSummary
 		if err := json.Unmarshal(kv.Value, &r); err != nil {
 			s.log.Error("corrupt task definition record", "key", kv.Key, "err", err)
 			continue
@@ -105,7 +115,7 @@ func (s *Server) ListTaskDefinitionFamilies(ctx context.Context, in *ecsapi.List
 	}
 	prefix := deref(in.FamilyPrefix)
 	active := map[string]bool{}
-	for _, r := range s.cachedTaskDefs() {
+	for _, r := range s.taskDefSummaries("") {
 		if strings.HasPrefix(r.Family, prefix) {
 			active[r.Family] = active[r.Family] || r.Status == taskDefActive
 		}

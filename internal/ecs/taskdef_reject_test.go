@@ -11,7 +11,7 @@ import (
 	"github.com/berth-dev/berth/internal/testcluster"
 )
 
-// cm returns a container mutator list for ctr.
+// cmut adjusts a container built by ctr.
 type cmut = func(*types.ContainerDefinition)
 
 func ports(pms ...types.PortMapping) cmut {

@@ -53,10 +53,8 @@ type taskDefCheck struct {
 	byName   map[string]*ecsapi.ContainerDefinition
 	volumes  map[string]*ecsapi.Volume
 	requires []ecsapi.Compatibility
-	// Task-wide port bookkeeping: port mapping names, and host ports by
-	// "port/protocol" naming the container that holds them.
+	// portNames maps each port mapping name to the container declaring it.
 	portNames map[string]string
-	hostPorts map[string]string
 }
 
 // validateTaskDefinition checks a registration and returns the task
@@ -105,7 +103,7 @@ func newTaskDefCheck(in *ecsapi.RegisterTaskDefinitionRequest) (*taskDefCheck, e
 	}
 	c := &taskDefCheck{
 		byName: map[string]*ecsapi.ContainerDefinition{}, volumes: map[string]*ecsapi.Volume{},
-		portNames: map[string]string{}, hostPorts: map[string]string{},
+		portNames: map[string]string{},
 	}
 	if err := json.Unmarshal(raw, &c.req); err != nil {
 		return nil, clientErr("The task definition cannot be decoded: %v.", err)

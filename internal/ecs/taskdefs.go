@@ -188,6 +188,9 @@ func (s *Server) RegisterTaskDefinition(ctx context.Context, in *ecsapi.Register
 	}
 	by := s.callerARN(ctx)
 	famKey := s.familyKey(in.Family)
+	// floor is a revision found taken although the counter was below it (a
+	// counter lost or restored from an older backup): counting resumes above.
+	floor := 0
 	for attempt := 0; attempt < registerAttempts; attempt++ {
 		fam := familyRecord{Family: in.Family}
 		var expect int64
@@ -203,7 +206,7 @@ func (s *Server) RegisterTaskDefinition(ctx context.Context, in *ecsapi.Register
 		if fam.LastRevision >= maxRevisionsPerFamily {
 			return nil, clientErr("The task definition family %s has reached the limit of %d revisions.", in.Family, maxRevisionsPerFamily)
 		}
-		fam.LastRevision++
+		fam.LastRevision = max(fam.LastRevision, floor) + 1
 		rec := taskDefRecord{
 			Family: in.Family, Revision: fam.LastRevision, Status: taskDefActive,
 			RegisteredAt: s.now(), RegisteredBy: by, Def: *def,
@@ -216,12 +219,16 @@ func (s *Server) RegisterTaskDefinition(ctx context.Context, in *ecsapi.Register
 		if err != nil {
 			return nil, fmt.Errorf("encoding task definition %s: %w", arn, err)
 		}
+		revKey := s.taskDefKey(in.Family, rec.Revision)
 		rev, err := s.st.Txn(ctx,
 			store.Op{Key: famKey, Value: famJSON, ExpectRev: expect},
-			store.Op{Key: s.taskDefKey(in.Family, rec.Revision), Value: recJSON},
+			store.Op{Key: revKey, Value: recJSON},
 			s.tagsOp(arn, in.Tags),
 		)
-		if errors.Is(err, store.ErrConflict) {
+		if ce := (*store.ConflictError)(nil); errors.As(err, &ce) {
+			if ce.Key == revKey {
+				floor = rec.Revision
+			}
 			continue // another registration took this revision: count again
 		}
 		if err != nil {
