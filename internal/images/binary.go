@@ -166,7 +166,7 @@ func buildBerth(ctx context.Context, log *slog.Logger) (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(bctx, goCmd, "build", "-trimpath", "-o", out, "./cmd/berth")
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS="+staticGoFlags(os.Getenv("GOFLAGS")))
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Run(); err != nil {
@@ -190,6 +190,22 @@ func buildBerth(ctx context.Context, log *slog.Logger) (string, error) {
 	pruneOld(filepath.Dir(final), final)
 	log.Info("berth built", "path", final, "took", time.Since(start).Round(time.Millisecond))
 	return final, nil
+}
+
+// staticGoFlags drops from GOFLAGS what cannot build a static binary or
+// does not belong in an image: CI runs `GOFLAGS=-race go test`, and -race
+// (like -msan, -asan) needs cgo.
+func staticGoFlags(flags string) string {
+	var keep []string
+	for _, f := range strings.Fields(flags) {
+		name, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "=")
+		switch name {
+		case "race", "msan", "asan", "cover", "covermode", "coverpkg":
+			continue
+		}
+		keep = append(keep, f)
+	}
+	return strings.Join(keep, " ")
 }
 
 // publish copies src to dst through a temporary file and a rename, so a

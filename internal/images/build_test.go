@@ -286,3 +286,18 @@ func TestEnsureImagesFromLoadsOnce(t *testing.T) {
 		}
 	}
 }
+
+func TestStaticGoFlags(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"":                                  "",
+		"-race":                             "",
+		"-buildvcs=false -race":             "-buildvcs=false",
+		"-mod=mod --race -covermode=atomic": "-mod=mod",
+		"-tags=netgo -msan -asan -trimpath": "-tags=netgo -trimpath",
+	} {
+		if got := staticGoFlags(in); got != want {
+			t.Errorf("staticGoFlags(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
