@@ -130,8 +130,18 @@ func EnsureImagesFrom(ctx context.Context, rt Loader, binary string, log *slog.L
 	for _, id := range old {
 		_ = rt.RemoveImage(ctx, id, false)
 	}
+	// Older ones that were in use at their turn go when they no longer are.
+	if p, ok := rt.(untaggedPruner); ok {
+		_ = p.PruneUntaggedImages(ctx, runtime.Filter{Labels: map[string]string{LabelBinarySHA256: ""}})
+	}
 	log.Info("berth images loaded", "images", refs(imgs), "took", time.Since(start).Round(time.Millisecond))
 	return nil
+}
+
+// untaggedPruner is implemented by runtimes that can sweep untagged images
+// (runtime/docker).
+type untaggedPruner interface {
+	PruneUntaggedImages(ctx context.Context, f runtime.Filter) error
 }
 
 // missingImages returns the specs whose image is absent or holds another

@@ -175,3 +175,15 @@ func (r *Runtime) RemoveImage(ctx context.Context, ref string, force bool) error
 	}
 	return nil
 }
+
+// PruneUntaggedImages deletes untagged images carrying the filter's labels
+// that no container uses (images.EnsureImages sweeps the images of earlier
+// berth builds with it). It is not part of runtime.Runtime.
+func (r *Runtime) PruneUntaggedImages(ctx context.Context, f runtime.Filter) error {
+	ctx, cancel := context.WithTimeout(ctx, imageRemoveTimeout)
+	defer cancel()
+	args := labelFilter(f)
+	args.Add("dangling", "true")
+	_, err := r.cli.ImagesPrune(ctx, args)
+	return classify("prune images", "", err)
+}
