@@ -46,8 +46,8 @@ type Runtime interface {
 	// label in f.Labels.
 	ListContainers(ctx context.Context, f Filter) ([]ContainerSummary, error)
 	// WaitContainer blocks until the container is not running and returns its
-	// exit status; it returns at once for a stopped container. Its only
-	// bound is ctx.
+	// exit status; it returns at once for a stopped container and for one
+	// that was created but never started (exit code 0). Its only bound is ctx.
 	WaitContainer(ctx context.Context, id string) (ExitStatus, error)
 	// Events streams container lifecycle and health events for containers
 	// with every label in f.Labels, from now until ctx ends. The event
