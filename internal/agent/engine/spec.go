@@ -124,8 +124,7 @@ func buildSpec(t *Task, c *Container, env Env, pauseID string) (runtime.Containe
 
 	// Resources. ECS gives a container without cpu the minimum weight.
 	spec.CPUShares = max(int64(deref(d.Cpu)), 2)
-	taskCPU, _ := parseCPU(deref(t.Spec.Definition.Cpu))
-	taskMem, _ := parseMemory(deref(t.Spec.Definition.Memory))
+	taskCPU, taskMem := t.Limits()
 	if taskCPU > 0 {
 		// Task-level cpu caps the task; each container is held under it.
 		spec.NanoCPUs = int64(taskCPU) * 1e9 / 1024
@@ -279,6 +278,21 @@ func orDefault(v *int32, def int32) int32 {
 		return def
 	}
 	return *v
+}
+
+// Limits are the task-level cpu (units) and memory (MiB) limits: the
+// control plane's values after overrides, else the task definition's.
+func (t *Task) Limits() (cpu, memMiB int) {
+	cs, ms := t.Spec.CPU, t.Spec.Memory
+	if cs == "" {
+		cs = deref(t.Spec.Definition.Cpu)
+	}
+	if ms == "" {
+		ms = deref(t.Spec.Definition.Memory)
+	}
+	cpu, _ = parseCPU(cs)
+	memMiB, _ = parseMemory(ms)
+	return cpu, memMiB
 }
 
 // parseCPU reads a task definition's cpu: units ("256") or vCPUs ("1 vCPU",

@@ -17,11 +17,6 @@ type Tasks interface {
 	Runtime() runtime.Runtime
 }
 
-// StatsSource is implemented by runtimes that can sample Docker stats.
-type StatsSource interface {
-	ContainerStats(ctx context.Context, id string) (json.RawMessage, error)
-}
-
 // Info is instance-level data in the task response.
 type Info struct {
 	Cluster              string
@@ -165,12 +160,18 @@ func (h *handler) task(withTags bool) http.HandlerFunc {
 		body := Task{
 			Cluster: h.info.Cluster, TaskARN: t.ARN, Family: t.Family(), Revision: strconv.Itoa(t.Revision()),
 			DesiredStatus: t.Desired.String(), KnownStatus: t.Known.String(), LaunchType: "EC2",
-			AvailabilityZone: h.info.AvailabilityZone, PullStartedAt: timePtr(t.PullStartedAt),
+			AvailabilityZone: h.info.AvailabilityZone, Group: t.Spec.Group, PullStartedAt: timePtr(t.PullStartedAt),
 			PullStoppedAt: timePtr(t.PullStoppedAt), ExecutionStoppedAt: timePtr(t.ExecutionStoppedAt),
 			Containers: []Container{},
 		}
 		if t.Spec.ClusterARN != "" {
 			body.Cluster = t.Spec.ClusterARN
+		}
+		if t.Spec.AvailabilityZone != "" {
+			body.AvailabilityZone = t.Spec.AvailabilityZone
+		}
+		if t.Spec.LaunchType != "" {
+			body.LaunchType = t.Spec.LaunchType
 		}
 		if cpu, mem := taskLimits(t); cpu > 0 || mem > 0 {
 			body.Limits = &Limits{CPU: cpu, Memory: mem}
@@ -192,7 +193,8 @@ func (h *handler) containerBody(ctx context.Context, t *engine.Task, c *engine.C
 		DockerID: c.RuntimeID, Name: c.Name, Image: deref(c.Def.Image), ImageID: c.ImageID,
 		DesiredStatus: c.Desired.String(), KnownStatus: c.Known.String(), Type: "NORMAL",
 		CreatedAt: timePtr(c.CreatedAt), StartedAt: timePtr(c.StartedAt), FinishedAt: timePtr(c.FinishedAt),
-		Limits: Limits{CPU: float64(deref(c.Def.Cpu)), Memory: int(deref(c.Def.Memory))},
+		Limits:       Limits{CPU: float64(deref(c.Def.Cpu)), Memory: int(deref(c.Def.Memory))},
+		ContainerARN: t.Spec.ContainerARNs[c.Name],
 	}
 	if c.Known == engine.ContainerStopped {
 		out.ExitCode = c.ExitCode
@@ -295,7 +297,7 @@ func (h *handler) taskStats(w http.ResponseWriter, r *http.Request) {
 // sample is one Docker stats sample, or null when unavailable (a stopped
 // container, as the ECS agent answers).
 func (h *handler) sample(ctx context.Context, id string) json.RawMessage {
-	src, ok := h.tasks.Runtime().(StatsSource)
+	src, ok := h.tasks.Runtime().(runtime.StatsReader)
 	if !ok || id == "" {
 		return json.RawMessage("null")
 	}
@@ -307,14 +309,8 @@ func (h *handler) sample(ctx context.Context, id string) json.RawMessage {
 }
 
 func taskLimits(t *engine.Task) (cpu float64, mem int) {
-	d := t.Spec.Definition
-	if n, err := strconv.Atoi(deref(d.Cpu)); err == nil {
-		cpu = float64(n) / 1024
-	}
-	if n, err := strconv.Atoi(deref(d.Memory)); err == nil {
-		mem = n
-	}
-	return cpu, mem
+	units, mem := t.Limits()
+	return float64(units) / 1024, mem
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -1,0 +1,369 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/berth-dev/berth/internal/agent/config"
+	"github.com/berth-dev/berth/internal/agent/engine"
+	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/runtime/docker/dockertest"
+	"github.com/berth-dev/berth/internal/testcluster"
+)
+
+// runningAgent is an in-process agent of a test.
+type runningAgent struct {
+	*Agent
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (r *runningAgent) stop() {
+	r.cancel()
+	<-r.done
+}
+
+// startAgent runs an agent joined to cluster on the local Docker engine,
+// keeping its state in dataDir. Its containers and network are removed when
+// the test ends.
+func startAgent(t *testing.T, awsCfg aws.Config, endpoint, cluster, dataDir string) *runningAgent {
+	t.Helper()
+	rt := dockertest.Runtime(t)
+	cfg := config.Default()
+	cfg.Endpoint, cfg.Cluster, cfg.DataDir, cfg.Region = endpoint, cluster, dataDir, awsCfg.Region
+	cfg.StopTimeout = 5 * time.Second
+	cfg.CPU, cfg.Memory = 4096, 4096
+	cfg.MetadataListen = "0.0.0.0:0"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := New(ctx, Options{Config: cfg, Runtime: rt, AWS: awsCfg, Version: "test"})
+	if err != nil {
+		t.Fatalf("starting the agent: %v", err)
+	}
+	t.Cleanup(func() { removeAgent(t, rt, a.AgentID()) })
+	rctx, rcancel := context.WithCancel(context.Background())
+	ra := &runningAgent{Agent: a, cancel: rcancel, done: make(chan struct{})}
+	go func() {
+		defer close(ra.done)
+		if err := a.Run(rctx); err != nil {
+			t.Errorf("agent: %v", err)
+		}
+	}()
+	t.Cleanup(ra.stop)
+	return ra
+}
+
+func removeAgent(t *testing.T, rt runtime.Runtime, agentID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f := runtime.Filter{Labels: map[string]string{engine.LabelAgent: agentID}}
+	list, _ := rt.ListContainers(ctx, f)
+	for _, c := range list {
+		if err := rt.RemoveContainer(ctx, c.ID, runtime.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf("cleanup: %v", err)
+		}
+	}
+	vols, _ := rt.ListVolumes(ctx, f)
+	for _, v := range vols {
+		_ = rt.RemoveVolume(ctx, v.Name, true)
+	}
+	nets, _ := rt.ListNetworks(ctx, f)
+	for _, n := range nets {
+		if err := rt.RemoveNetwork(ctx, n.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf("cleanup: %v", err)
+		}
+	}
+}
+
+// cluster makes a cluster with one agent.
+func newCluster(t *testing.T) (*testcluster.ControlPlane, *ecs.Client, string, *runningAgent, string) {
+	t.Helper()
+	cp := testcluster.Start(t, testcluster.Options{})
+	client := cp.ECS()
+	name := "c" + fmt.Sprint(time.Now().UnixNano()%1e9)
+	if _, err := client.CreateCluster(t.Context(), &ecs.CreateClusterInput{ClusterName: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(t.TempDir(), "agent")
+	a := startAgent(t, cp.AWSConfig(), cp.Endpoint(), name, dataDir)
+	waitConnected(t, client, name, a.InstanceARN())
+	return cp, client, name, a, dataDir
+}
+
+// waitConnected waits until the control plane sees the agent connected.
+func waitConnected(t *testing.T, client *ecs.Client, cluster, instance string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		out, err := client.DescribeContainerInstances(t.Context(), &ecs.DescribeContainerInstancesInput{
+			Cluster: aws.String(cluster), ContainerInstances: []string{instance}})
+		if err == nil && len(out.ContainerInstances) == 1 && out.ContainerInstances[0].AgentConnected {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("instance %s never connected", instance)
+}
+
+func registerApp(t *testing.T, client *ecs.Client, family, mode string, hostPort int32, args ...string) string {
+	t.Helper()
+	out, err := client.RegisterTaskDefinition(t.Context(), &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String(family), NetworkMode: types.NetworkMode(mode),
+		ContainerDefinitions: []types.ContainerDefinition{{
+			Name: aws.String("web"), Image: aws.String(images.SampleApp), Memory: aws.Int32(64), Command: args,
+			PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(8080), HostPort: aws.Int32(hostPort)}},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+}
+
+func runTask(t *testing.T, client *ecs.Client, cluster, td string, net *types.NetworkConfiguration) string {
+	t.Helper()
+	out, err := client.RunTask(t.Context(), &ecs.RunTaskInput{Cluster: aws.String(cluster), TaskDefinition: aws.String(td), NetworkConfiguration: net})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Failures) > 0 || len(out.Tasks) != 1 {
+		t.Fatalf("RunTask: %d tasks, failure %s %s", len(out.Tasks), aws.ToString(out.Failures[0].Reason), aws.ToString(out.Failures[0].Detail))
+	}
+	return aws.ToString(out.Tasks[0].TaskArn)
+}
+
+// waitStatus polls DescribeTasks until the task's lastStatus is status.
+func waitStatus(t *testing.T, client *ecs.Client, cluster, arn, status string, timeout time.Duration) types.Task {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last types.Task
+	for time.Now().Before(deadline) {
+		out, err := client.DescribeTasks(t.Context(), &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: []string{arn}})
+		if err == nil && len(out.Tasks) == 1 {
+			last = out.Tasks[0]
+			if aws.ToString(last.LastStatus) == status {
+				return last
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("task %s not %s within %s; last: status=%s reason=%s", arn, status, timeout, aws.ToString(last.LastStatus), aws.ToString(last.StoppedReason))
+	return last
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	var lastErr error
+	for range 50 {
+		resp, err := http.Get(url)
+		if err == nil {
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return string(b)
+			}
+			lastErr = fmt.Errorf("%s", resp.Status)
+		} else {
+			lastErr = err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("GET %s: %v", url, lastErr)
+	return ""
+}
+
+func TestE2ERunTaskToStopped(t *testing.T) {
+	t.Parallel()
+	_, client, cluster, _, _ := newCluster(t)
+	td := registerApp(t, client, "e2e-run", "bridge", 0)
+	arn := runTask(t, client, cluster, td, nil)
+	running := waitStatus(t, client, cluster, arn, "RUNNING", time.Minute)
+	if len(running.Containers) != 1 || len(running.Containers[0].NetworkBindings) != 1 || aws.ToString(running.Containers[0].RuntimeId) == "" {
+		t.Fatalf("running containers: %+v", running.Containers)
+	}
+	if _, err := client.StopTask(t.Context(), &ecs.StopTaskInput{Cluster: aws.String(cluster), Task: aws.String(arn), Reason: aws.String("e2e done")}); err != nil {
+		t.Fatal(err)
+	}
+	stopped := waitStatus(t, client, cluster, arn, "STOPPED", time.Minute)
+	if c := stopped.Containers[0]; c.ExitCode == nil || *c.ExitCode != 0 {
+		t.Errorf("exit code %v", c.ExitCode)
+	}
+	if aws.ToString(stopped.StoppedReason) != "e2e done" {
+		t.Errorf("stopped reason %q", aws.ToString(stopped.StoppedReason))
+	}
+
+	// A task that exits by itself reports its code.
+	td2 := registerApp(t, client, "e2e-exit", "bridge", 0, "--exit-after", "1s", "--exit-code", "7")
+	arn2 := runTask(t, client, cluster, td2, nil)
+	stopped2 := waitStatus(t, client, cluster, arn2, "STOPPED", time.Minute)
+	if c := stopped2.Containers[0]; c.ExitCode == nil || *c.ExitCode != 7 {
+		t.Errorf("exit code %v", c.ExitCode)
+	}
+	if stopped2.StopCode != types.TaskStopCodeEssentialContainerExited {
+		t.Errorf("stop code %q reason %q", stopped2.StopCode, aws.ToString(stopped2.StoppedReason))
+	}
+}
+
+func TestE2ETwoBridgeTasksSamePort(t *testing.T) {
+	t.Parallel()
+	_, client, cluster, _, _ := newCluster(t)
+	td := registerApp(t, client, "e2e-two", "bridge", 0)
+	ports := map[int32]bool{}
+	for range 2 {
+		arn := runTask(t, client, cluster, td, nil)
+		tk := waitStatus(t, client, cluster, arn, "RUNNING", time.Minute)
+		hp := aws.ToInt32(tk.Containers[0].NetworkBindings[0].HostPort)
+		ports[hp] = true
+		get(t, fmt.Sprintf("http://127.0.0.1:%d/health", hp))
+	}
+	if len(ports) != 2 {
+		t.Fatalf("host ports %v: want two different ones", ports)
+	}
+}
+
+func TestE2EAwsvpcTaskOwnIP(t *testing.T) {
+	t.Parallel()
+	_, client, cluster, _, _ := newCluster(t)
+	td := registerApp(t, client, "e2e-vpc", "awsvpc", 8080)
+	arn := runTask(t, client, cluster, td, &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-berth"}}})
+	tk := waitStatus(t, client, cluster, arn, "RUNNING", time.Minute)
+	ip := ""
+	for _, at := range tk.Attachments {
+		for _, d := range at.Details {
+			if aws.ToString(d.Name) == "privateIPv4Address" {
+				ip = aws.ToString(d.Value)
+			}
+		}
+	}
+	if ip == "" {
+		t.Fatalf("no privateIPv4Address in attachments %+v", tk.Attachments)
+	}
+	body := get(t, fmt.Sprintf("http://%s:8080/health", ip))
+	if body == "" {
+		t.Fatal("empty health answer")
+	}
+}
+
+func TestE2EAgentRestartKeepsTask(t *testing.T) {
+	t.Parallel()
+	cp, client, cluster, a, dataDir := newCluster(t)
+	td := registerApp(t, client, "e2e-restart", "bridge", 0)
+	arn := runTask(t, client, cluster, td, nil)
+	tk := waitStatus(t, client, cluster, arn, "RUNNING", time.Minute)
+	id := aws.ToString(tk.Containers[0].RuntimeId)
+	instance := a.InstanceARN()
+	a.stop() // the agent dies; its container runs on
+
+	b := startAgent(t, cp.AWSConfig(), cp.Endpoint(), cluster, dataDir)
+	if b.InstanceARN() != instance {
+		t.Errorf("re-registered as %s, want %s", b.InstanceARN(), instance)
+	}
+	rt := dockertest.Runtime(t)
+	time.Sleep(2 * time.Second) // let the new agent take the payload
+	list, err := rt.ListContainers(t.Context(), runtime.Filter{Labels: map[string]string{engine.LabelTaskARN: arn}})
+	if err != nil || len(list) != 1 || list[0].ID != id || list[0].State != runtime.StateRunning {
+		t.Fatalf("containers of the task after restart: %+v (%v); want only %s running", list, err, id)
+	}
+	if _, err := client.StopTask(t.Context(), &ecs.StopTaskInput{Cluster: aws.String(cluster), Task: aws.String(arn)}); err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, client, cluster, arn, "STOPPED", time.Minute)
+}
+
+func TestE2EMetadataEndpointFromContainers(t *testing.T) {
+	t.Parallel()
+	_, client, cluster, _, _ := newCluster(t)
+	for _, mode := range []string{"bridge", "awsvpc", "host"} {
+		t.Run(mode, func(t *testing.T) {
+			port := int32(8080)
+			hostPort := int32(0)
+			env := []types.KeyValuePair{}
+			if mode == "host" {
+				port = int32(freePort(t))
+				env = append(env, types.KeyValuePair{Name: aws.String("PORT"), Value: aws.String(fmt.Sprint(port))})
+			}
+			if mode != "bridge" {
+				hostPort = port
+			}
+			out, err := client.RegisterTaskDefinition(t.Context(), &ecs.RegisterTaskDefinitionInput{
+				Family: aws.String("e2e-md-" + mode), NetworkMode: types.NetworkMode(mode), Cpu: aws.String("256"),
+				ContainerDefinitions: []types.ContainerDefinition{{
+					Name: aws.String("web"), Image: aws.String(images.SampleApp), Memory: aws.Int32(64), Environment: env,
+					PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(port), HostPort: aws.Int32(hostPort)}},
+				}},
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var net *types.NetworkConfiguration
+			if mode == "awsvpc" {
+				net = &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-berth"}}}
+			}
+			arn := runTask(t, client, cluster, aws.ToString(out.TaskDefinition.TaskDefinitionArn), net)
+			tk := waitStatus(t, client, cluster, arn, "RUNNING", time.Minute)
+			host := "127.0.0.1"
+			switch mode {
+			case "bridge":
+				port = aws.ToInt32(tk.Containers[0].NetworkBindings[0].HostPort)
+			case "awsvpc":
+				for _, d := range tk.Attachments[0].Details {
+					if aws.ToString(d.Name) == "privateIPv4Address" {
+						host = aws.ToString(d.Value)
+					}
+				}
+			}
+			body := get(t, fmt.Sprintf("http://%s:%d/?format=json", host, port))
+			var info struct {
+				Task struct {
+					TaskARN    string
+					Family     string
+					Limits     struct{ CPU float64 }
+					Containers []struct {
+						Name, DockerId string
+						Networks       []struct {
+							NetworkMode   string
+							IPv4Addresses []string
+						}
+					}
+				} `json:"task"`
+				Container     struct{ Name, DockerId string } `json:"container"`
+				MetadataError string                          `json:"metadataError"`
+			}
+			if err := json.Unmarshal([]byte(body), &info); err != nil {
+				t.Fatalf("sample app answer: %v: %s", err, body)
+			}
+			if info.MetadataError != "" || info.Task.TaskARN != arn || info.Container.Name != "web" || info.Container.DockerId == "" {
+				t.Fatalf("metadata seen from the container: %s", body)
+			}
+			if info.Task.Limits.CPU != 0.25 || len(info.Task.Containers) != 1 || info.Task.Containers[0].Networks[0].NetworkMode != mode {
+				t.Errorf("task metadata: %+v", info.Task)
+			}
+			if _, err := client.StopTask(t.Context(), &ecs.StopTaskInput{Cluster: aws.String(cluster), Task: aws.String(arn)}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
