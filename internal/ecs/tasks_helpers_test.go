@@ -110,6 +110,7 @@ type agent struct {
 	errs     chan agentproto.Error
 	closed   chan struct{}
 	autoAck  bool
+	first    agentproto.Payload // the connection's first payload
 }
 
 type agentOpts struct {
@@ -184,6 +185,14 @@ func connectAgent(t *testing.T, endpoint, cluster, instanceARN string, o agentOp
 		}()
 	}
 	t.Cleanup(func() { rcancel(); conn.CloseNow() })
+	// The server marks the agent connected before its first payload.
+	select {
+	case a.first = <-a.payloads:
+	case e := <-a.errs:
+		t.Fatalf("link refused: %+v", e)
+	case <-time.After(10 * time.Second):
+		t.Fatal("no initial payload")
+	}
 	return a
 }
 
@@ -343,3 +352,7 @@ func submitTask(t *testing.T, c *ecs.Client, cluster, task, status string, conta
 }
 
 func taskID(arn string) string { return arn[strings.LastIndexByte(arn, '/')+1:] }
+
+func readEnv(ctx context.Context, conn *websocket.Conn, env *agentproto.Envelope) error {
+	return wsjson.Read(ctx, conn, env)
+}

@@ -23,7 +23,7 @@ func TestTaskLifecycle(t *testing.T) {
 	inst := registerAgentInstance(t, c, "life", instanceOpts{cpu: 1024, mem: 1024, ports: []string{"22"},
 		attrs: map[string]string{"ecs.availability-zone": "us-east-1b"}})
 	ag := connectAgent(t, tg.endpoint, "life", inst, agentOpts{})
-	first := ag.nextPayload(nil)
+	first := ag.first
 	if first.Seq != 1 || len(first.Tasks) != 0 || first.ContainerInstanceARN != inst {
 		t.Fatalf("initial payload %+v", first)
 	}
