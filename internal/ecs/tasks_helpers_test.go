@@ -49,6 +49,7 @@ func fromCluster(t *testing.T) target {
 // need a short heartbeat or a controllable clock.
 type harness struct {
 	target
+	st    *store.Store
 	srv   *becs.Server
 	link  *becs.Link
 	clock *fakeClock
@@ -71,10 +72,10 @@ func (c *fakeClock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-func newHarness(t *testing.T, heartbeat time.Duration) *harness {
+func newHarness(t *testing.T, heartbeat time.Duration, etcd ...string) *harness {
 	t.Helper()
 	ctx := t.Context()
-	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir()})
+	st, err := store.Open(ctx, store.Config{DataDir: t.TempDir(), Endpoints: etcd})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,7 +100,7 @@ func newHarness(t *testing.T, heartbeat time.Duration) *harness {
 	})
 	c := ecs.NewFromConfig(aws.Config{Region: testRegion, BaseEndpoint: aws.String(hs.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(testcluster.AccessKeyID, testcluster.SecretAccessKey, "")})
-	return &harness{target: target{endpoint: hs.URL, c: c}, srv: srv, link: link, clock: clock}
+	return &harness{target: target{endpoint: hs.URL, c: c}, st: st, srv: srv, link: link, clock: clock}
 }
 
 // agent is a fake agent's link connection.

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
@@ -264,5 +265,59 @@ func TestAwsvpcAddresses(t *testing.T) {
 	// First fit takes the lowest free address: the stopped task's.
 	if got := aws.ToString(again.Tasks[0].Attachments[0].Details[3].Value); got != ts.Network.IPv4 {
 		t.Fatalf("new task got %s, want the freed %s", got, ts.Network.IPv4)
+	}
+}
+
+// TestRunTaskTwoServers: two API servers (separate caches, one etcd) placing
+// at once still never over-commit: the reservations' revision guards
+// arbitrate in etcd.
+func TestRunTaskTwoServers(t *testing.T) {
+	t.Parallel()
+	a := newHarness(t, time.Second)
+	b := newHarness(t, time.Second, a.st.Endpoints()...)
+	ctx := t.Context()
+	createCluster(t, a.c, "two")
+	var insts []string
+	for range 2 {
+		arn := registerAgentInstance(t, a.c, "two", instanceOpts{cpu: 4096, mem: 768})
+		connectAgent(t, a.endpoint, "two", arn, agentOpts{heartbeat: 200 * time.Millisecond})
+		insts = append(insts, arn)
+	}
+	registerTD(t, a.c, webTD("web", 0, 256)) // three per instance
+	eventually(t, "server b sees the instances", func() bool {
+		out, err := b.c.ListContainerInstances(ctx, &ecs.ListContainerInstancesInput{Cluster: aws.String("two")})
+		return err == nil && len(out.ContainerInstanceArns) == 2 && describeInstance(t, b.c, "two", insts[1]).AgentConnected
+	})
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		total int
+	)
+	for i := range 16 {
+		c := a.c
+		if i%2 == 1 {
+			c = b.c
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("two"), TaskDefinition: aws.String("web")})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			mu.Lock()
+			total += len(out.Tasks)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if total != 6 {
+		t.Fatalf("placed %d tasks, want 6", total)
+	}
+	for _, arn := range insts {
+		if ci := describeInstance(t, a.c, "two", arn); resource(ci.RemainingResources, "MEMORY").IntegerValue != 0 || ci.PendingTasksCount != 3 {
+			t.Fatalf("instance %s: %+v", arn, ci)
+		}
 	}
 }

@@ -376,11 +376,14 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 		var ce *store.ConflictError
 		if errors.As(err, &ce) {
 			if token != "" && ce.Key == s.runTokenKey(cluster, token) {
-				out, _, err := s.replayRunToken(ctx, cluster, token, hash)
+				// A concurrent request with the same token won.
+				out, done, err := s.replayRunToken(ctx, cluster, token, hash)
 				if err != nil {
 					return nil, nil, err
 				}
-				return out.Tasks, out.Failures, nil
+				if done {
+					return out.Tasks, out.Failures, nil
+				}
 			}
 			if attempt < launchAttempts {
 				if attempt > 2 {
