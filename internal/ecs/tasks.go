@@ -572,7 +572,11 @@ func (s *Server) StopTask(ctx context.Context, in *ecsapi.StopTaskRequest) (*ecs
 		if err := json.Unmarshal(stKV.Value, &st); err != nil {
 			return nil, err
 		}
-		if _, alive := s.cache.Get(s.instanceKey(c.Name, spec.InstanceID)); !alive && st.LastStatus != taskStopped {
+		_, err = s.st.Get(ctx, s.instanceKey(c.Name, spec.InstanceID))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if errors.Is(err, store.ErrNotFound) && st.LastStatus != taskStopped {
 			// Orphaned by a forced deregistration: nothing will report.
 			st.LastStatus = taskStopped
 			st.StoppedAt, st.ExecutionStoppedAt = now, now
