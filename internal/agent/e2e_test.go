@@ -194,12 +194,15 @@ func TestE2ERunTaskToStopped(t *testing.T) {
 	if len(running.Containers) != 1 || len(running.Containers[0].NetworkBindings) != 1 || aws.ToString(running.Containers[0].RuntimeId) == "" {
 		t.Fatalf("running containers: %+v", running.Containers)
 	}
+	// Stop only once the app answers: a SIGTERM before the Go runtime of the
+	// sample app set up its handler exits 2, not 0.
+	get(t, fmt.Sprintf("http://127.0.0.1:%d/health", aws.ToInt32(running.Containers[0].NetworkBindings[0].HostPort)))
 	if _, err := client.StopTask(t.Context(), &ecs.StopTaskInput{Cluster: aws.String(cluster), Task: aws.String(arn), Reason: aws.String("e2e done")}); err != nil {
 		t.Fatal(err)
 	}
 	stopped := waitStatus(t, client, cluster, arn, "STOPPED", time.Minute)
 	if c := stopped.Containers[0]; c.ExitCode == nil || *c.ExitCode != 0 {
-		t.Errorf("exit code %v", c.ExitCode)
+		t.Errorf("exit code %v", aws.ToInt32(c.ExitCode))
 	}
 	if aws.ToString(stopped.StoppedReason) != "e2e done" {
 		t.Errorf("stopped reason %q", aws.ToString(stopped.StoppedReason))
@@ -210,7 +213,7 @@ func TestE2ERunTaskToStopped(t *testing.T) {
 	arn2 := runTask(t, client, cluster, td2, nil)
 	stopped2 := waitStatus(t, client, cluster, arn2, "STOPPED", time.Minute)
 	if c := stopped2.Containers[0]; c.ExitCode == nil || *c.ExitCode != 7 {
-		t.Errorf("exit code %v", c.ExitCode)
+		t.Errorf("exit code %v", aws.ToInt32(c.ExitCode))
 	}
 	if stopped2.StopCode != types.TaskStopCodeEssentialContainerExited {
 		t.Errorf("stop code %q reason %q", stopped2.StopCode, aws.ToString(stopped2.StoppedReason))
