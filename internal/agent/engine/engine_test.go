@@ -6,7 +6,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -467,5 +470,118 @@ func TestOrphanedContainerIsRemoved(t *testing.T) {
 			t.Fatalf("orphaned container still there: %+v", list)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func TestVolumes(t *testing.T) {
+	t.Parallel()
+	e := startEngine(t, "", "", nil, func(c *Config) { c.CleanupWait = time.Second })
+	hostDir := t.TempDir()
+	shared := "berth-test-shared-" + randomHex(4)
+	t.Cleanup(func() { _ = e.cfg.Runtime.RemoveVolume(context.Background(), shared, true) })
+	web := func(name string) ecsapi.ContainerDefinition {
+		d := app(name)
+		d.PortMappings = []ecsapi.PortMapping{{ContainerPort: ptr(int32(8080)), HostPort: ptr(int32(0))}}
+		return d
+	}
+	a := web("a")
+	a.MountPoints = []ecsapi.MountPoint{
+		{SourceVolume: ptr("host"), ContainerPath: ptr("/host")},
+		{SourceVolume: ptr("scratch"), ContainerPath: ptr("/scratch")},
+		{SourceVolume: ptr("shared"), ContainerPath: ptr("/shared")},
+	}
+	b := web("b")
+	b.MountPoints = []ecsapi.MountPoint{{SourceVolume: ptr("scratch"), ContainerPath: ptr("/scratch"), ReadOnly: ptr(true)}}
+	b.VolumesFrom = []ecsapi.VolumeFrom{{SourceContainer: ptr("a")}}
+	spec := taskSpec("bridge", a, b)
+	spec.Definition.Volumes = []ecsapi.Volume{
+		{Name: ptr("host"), Host: &ecsapi.HostVolumeProperties{SourcePath: ptr(hostDir)}},
+		{Name: ptr("scratch")},
+		{Name: ptr(shared), DockerVolumeConfiguration: &ecsapi.DockerVolumeConfiguration{Scope: ptr(ecsapi.ScopeShared), Autoprovision: ptr(true)}},
+	}
+	spec.Definition.ContainerDefinitions[0].MountPoints[2].SourceVolume = ptr(shared)
+	e.Apply([]agentproto.TaskSpec{spec})
+	tk := waitFor(t, e, spec.TaskARN, time.Minute, "RUNNING", func(tk *Task) bool { return tk.Known == TaskRunning })
+	port := map[string]int{}
+	for _, c := range tk.Containers {
+		port[c.Name] = c.Bindings[0].HostPort
+	}
+	put := func(container, path, body string) {
+		t.Helper()
+		url := fmt.Sprintf("http://127.0.0.1:%d/file?path=%s", port[container], path)
+		var resp *http.Response
+		var err error
+		for range 50 {
+			if resp, err = http.Post(url, "text/plain", strings.NewReader(body)); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("POST %s: %v", url, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %s", url, resp.Status)
+		}
+	}
+	read := func(container, path string) string {
+		t.Helper()
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/file?path=%s", port[container], path))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var sb strings.Builder
+		_, _ = io.Copy(&sb, resp.Body)
+		return sb.String()
+	}
+	put("a", "/host/h.txt", "on the host")
+	if b, err := os.ReadFile(filepath.Join(hostDir, "h.txt")); err != nil || string(b) != "on the host" {
+		t.Errorf("host volume: %q %v", b, err)
+	}
+	put("a", "/scratch/s.txt", "task volume")
+	if got := read("b", "/scratch/s.txt"); got != "task volume" {
+		t.Errorf("task volume seen by b: %q", got)
+	}
+	put("a", "/shared/v.txt", "shared")
+	if got := read("b", "/shared/v.txt"); got != "shared" {
+		t.Errorf("volumesFrom a seen by b: %q", got)
+	}
+
+	spec.DesiredStatus, spec.Version = "STOPPED", 2
+	e.Apply([]agentproto.TaskSpec{spec})
+	e.rep.waitTask(t, spec.TaskARN, "STOPPED", time.Minute)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		vols, err := e.cfg.Runtime.ListVolumes(t.Context(), runtime.Filter{Labels: map[string]string{LabelTaskARN: spec.TaskARN}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(vols) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task volumes left after cleanup: %+v", vols)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if _, err := e.cfg.Runtime.InspectVolume(t.Context(), shared); err != nil {
+		t.Errorf("the shared volume did not survive the task: %v", err)
+	}
+}
+
+func TestSharedVolumeWithoutAutoprovisionMustExist(t *testing.T) {
+	t.Parallel()
+	e := startEngine(t, "", "", nil)
+	a := app("a")
+	a.MountPoints = []ecsapi.MountPoint{{SourceVolume: ptr("missing-" + randomHex(4)), ContainerPath: ptr("/v")}}
+	spec := taskSpec("bridge", a)
+	spec.Definition.Volumes = []ecsapi.Volume{{Name: a.MountPoints[0].SourceVolume,
+		DockerVolumeConfiguration: &ecsapi.DockerVolumeConfiguration{Scope: ptr(ecsapi.ScopeShared)}}}
+	e.Apply([]agentproto.TaskSpec{spec})
+	stopped := e.rep.waitTask(t, spec.TaskARN, "STOPPED", time.Minute)
+	if !strings.HasPrefix(stopped.Reason, "CannotCreateContainerError: ") || !strings.Contains(stopped.Reason, "autoprovision") {
+		t.Errorf("reason %q", stopped.Reason)
 	}
 }
