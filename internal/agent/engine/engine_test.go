@@ -475,10 +475,11 @@ func TestOrphanedContainerIsRemoved(t *testing.T) {
 
 func TestVolumes(t *testing.T) {
 	t.Parallel()
+	shared := "berth-test-shared-" + randomHex(4)
+	// Registered first, so it runs after the containers are gone.
+	t.Cleanup(func() { _ = dockertest.Runtime(t).RemoveVolume(context.Background(), shared, true) })
 	e := startEngine(t, "", "", nil, func(c *Config) { c.CleanupWait = time.Second })
 	hostDir := t.TempDir()
-	shared := "berth-test-shared-" + randomHex(4)
-	t.Cleanup(func() { _ = e.cfg.Runtime.RemoveVolume(context.Background(), shared, true) })
 	web := func(name string) ecsapi.ContainerDefinition {
 		d := app(name)
 		d.PortMappings = []ecsapi.PortMapping{{ContainerPort: ptr(int32(8080)), HostPort: ptr(int32(0))}}
@@ -527,7 +528,14 @@ func TestVolumes(t *testing.T) {
 	}
 	read := func(container, path string) string {
 		t.Helper()
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/file?path=%s", port[container], path))
+		var resp *http.Response
+		var err error
+		for range 50 {
+			if resp, err = http.Get(fmt.Sprintf("http://127.0.0.1:%d/file?path=%s", port[container], path)); err == nil {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
