@@ -39,7 +39,7 @@ func (r *runningAgent) stop() {
 // startAgent runs an agent joined to cluster on the local Docker engine,
 // keeping its state in dataDir. Its containers and network are removed when
 // the test ends.
-func startAgent(t *testing.T, awsCfg aws.Config, endpoint, cluster, dataDir string) *runningAgent {
+func startAgent(t testing.TB, awsCfg aws.Config, endpoint, cluster, dataDir string) *runningAgent {
 	t.Helper()
 	rt := dockertest.Runtime(t)
 	cfg := config.Default()
@@ -66,7 +66,7 @@ func startAgent(t *testing.T, awsCfg aws.Config, endpoint, cluster, dataDir stri
 	return ra
 }
 
-func removeAgent(t *testing.T, rt runtime.Runtime, agentID string) {
+func removeAgent(t testing.TB, rt runtime.Runtime, agentID string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	f := runtime.Filter{Labels: map[string]string{engine.LabelAgent: agentID}}
@@ -104,7 +104,7 @@ func newCluster(t *testing.T) (*testcluster.ControlPlane, *ecs.Client, string, *
 }
 
 // waitConnected waits until the control plane sees the agent connected.
-func waitConnected(t *testing.T, client *ecs.Client, cluster, instance string) {
+func waitConnected(t testing.TB, client *ecs.Client, cluster, instance string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {

@@ -1,0 +1,194 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/runtime/docker/dockertest"
+	"github.com/berth-dev/berth/internal/testcluster"
+)
+
+// BenchmarkRunTaskToRunning measures RunTask accepted -> lastStatus RUNNING
+// (DescribeTasks polled every millisecond) for the sample image, against a
+// plain create+start of the same image measured in the same run.
+func BenchmarkRunTaskToRunning(b *testing.B) {
+	rt := dockertest.Runtime(b)
+	cp := testcluster.Start(b, testcluster.Options{})
+	client := cp.ECS()
+	ctx := context.Background()
+	if _, err := client.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("bench")}); err != nil {
+		b.Fatal(err)
+	}
+	a := startAgent(b, cp.AWSConfig(), cp.Endpoint(), "bench", filepath.Join(b.TempDir(), "agent"))
+	waitConnected(b, client, "bench", a.InstanceARN())
+	td, err := client.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String("bench"), ContainerDefinitions: []types.ContainerDefinition{{
+			Name: aws.String("web"), Image: aws.String(images.SampleApp), Memory: aws.Int32(32),
+			PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(8080)}},
+		}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var berth, docker time.Duration
+	n := 0
+	for b.Loop() {
+		n++
+		// Baseline: plain create+start of the same image.
+		t0 := time.Now()
+		id, err := rt.CreateContainer(ctx, runtime.ContainerSpec{Name: dockertest.Name(b), Image: images.SampleApp,
+			Labels: dockertest.Labels(b), Ports: []runtime.PortMapping{{ContainerPort: images.SampleAppPort}}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := rt.StartContainer(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+		docker += time.Since(t0)
+		_ = rt.RemoveContainer(ctx, id, runtime.RemoveOptions{Force: true})
+
+		t1 := time.Now()
+		out, err := client.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("bench"), TaskDefinition: td.TaskDefinition.TaskDefinitionArn})
+		if err != nil || len(out.Tasks) != 1 {
+			b.Fatalf("RunTask: %v %+v", err, out)
+		}
+		arn := out.Tasks[0].TaskArn
+		for {
+			d, err := client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("bench"), Tasks: []string{*arn}})
+			if err == nil && len(d.Tasks) == 1 && aws.ToString(d.Tasks[0].LastStatus) == "RUNNING" {
+				break
+			}
+			if time.Since(t1) > time.Minute {
+				b.Fatal("task not RUNNING within a minute")
+			}
+			time.Sleep(time.Millisecond)
+		}
+		berth += time.Since(t1)
+		_, _ = client.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String("bench"), Task: arn})
+	}
+	b.ReportMetric(float64(berth.Milliseconds())/float64(n), "ms/runtask-to-running")
+	b.ReportMetric(float64(docker.Milliseconds())/float64(n), "ms/docker-run")
+	b.ReportMetric(float64(berth)/float64(docker), "ratio")
+}
+
+// BenchmarkAgentRSS runs `berth agent` as a process and reports its resident
+// memory idle, with 10 and with 50 running tasks.
+func BenchmarkAgentRSS(b *testing.B) {
+	rt := dockertest.Runtime(b)
+	bin, err := images.BerthBinary(context.Background(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cp := testcluster.Start(b, testcluster.Options{})
+	client := cp.ECS()
+	ctx := context.Background()
+	if _, err := client.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("rss")}); err != nil {
+		b.Fatal(err)
+	}
+	dataDir := b.TempDir()
+	cmd := exec.Command(bin, "agent", "--cluster", "rss", "--data-dir", dataDir, "--cpu", "1000000", "--memory", "1000000", "--log-level", "warn")
+	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+cp.Endpoint(), "AWS_ACCESS_KEY_ID="+testcluster.AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY="+testcluster.SecretAccessKey, "AWS_REGION=us-east-1", "ECS_CONTAINER_STOP_TIMEOUT=2s")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	var instance, agentID string
+	for deadline := time.Now().Add(time.Minute); instance == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if id, err := loadIdentity(dataDir); err == nil {
+			instance, agentID = id.InstanceARN, id.AgentID
+		}
+	}
+	if instance == "" {
+		b.Fatal("the agent did not register")
+	}
+	b.Cleanup(func() { removeAgent(b, rt, agentID) })
+	waitConnected(b, client, "rss", instance)
+	td, err := client.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String("rss"), ContainerDefinitions: []types.ContainerDefinition{{
+			Name: aws.String("web"), Image: aws.String(images.SampleApp), Memory: aws.Int32(16),
+		}},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rss := func() float64 {
+		time.Sleep(3 * time.Second) // settle
+		st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+		if err != nil {
+			b.Fatal(err)
+		}
+		mib := 0.0
+		for _, line := range strings.Split(string(st), "\n") {
+			k, v, _ := strings.Cut(line, ":")
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			switch k {
+			case "VmRSS":
+				mib = float64(kb) / 1024
+			case "RssAnon", "RssFile":
+				// Anonymous memory is the heap and stacks; file-backed is
+				// the binary's touched pages, shared with other berth
+				// processes.
+				b.Logf("%s %.1f MiB", k, float64(kb)/1024)
+			}
+		}
+		return mib
+	}
+	running := 0
+	runUpTo := func(n int) {
+		for running < n {
+			count := min(10, n-running)
+			out, err := client.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("rss"), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, Count: aws.Int32(int32(count))})
+			if err != nil || len(out.Tasks) != count {
+				b.Fatalf("RunTask: %v %+v", err, out)
+			}
+			running += count
+		}
+		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+			l, err := client.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String("rss"), DesiredStatus: types.DesiredStatusRunning, MaxResults: aws.Int32(100)})
+			if err != nil {
+				b.Fatal(err)
+			}
+			d, err := client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("rss"), Tasks: l.TaskArns[:min(len(l.TaskArns), 100)]})
+			if err != nil {
+				b.Fatal(err)
+			}
+			up := 0
+			for _, tk := range d.Tasks {
+				if aws.ToString(tk.LastStatus) == "RUNNING" {
+					up++
+				}
+			}
+			if up >= n {
+				return
+			}
+			if time.Now().After(deadline) {
+				b.Fatalf("%d of %d tasks RUNNING", up, n)
+			}
+		}
+	}
+	for b.Loop() {
+		idle := rss()
+		runUpTo(10)
+		ten := rss()
+		runUpTo(50)
+		fifty := rss()
+		b.ReportMetric(idle, "MiB-idle")
+		b.ReportMetric(ten, "MiB-10-tasks")
+		b.ReportMetric(fifty, "MiB-50-tasks")
+		b.ReportMetric((fifty-idle)/50*1024, "KiB-per-task")
+	}
+}
