@@ -370,3 +370,44 @@ func freePort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+func TestE2EHealthAndDependsOn(t *testing.T) {
+	t.Parallel()
+	_, client, cluster, _, _ := newCluster(t)
+	probe := []string{"CMD", images.BinaryPath, "sample-app", "probe", "http://127.0.0.1:8080/health"}
+	out, err := client.RegisterTaskDefinition(t.Context(), &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String("e2e-health"), NetworkMode: types.NetworkModeAwsvpc,
+		ContainerDefinitions: []types.ContainerDefinition{
+			{Name: aws.String("db"), Image: aws.String(images.SampleApp), Memory: aws.Int32(64),
+				HealthCheck: &types.HealthCheck{Command: probe, Interval: aws.Int32(5), Timeout: aws.Int32(2), Retries: aws.Int32(3)}},
+			{Name: aws.String("app"), Image: aws.String(images.SampleApp), Memory: aws.Int32(64), Essential: aws.Bool(false),
+				Environment: []types.KeyValuePair{{Name: aws.String("PORT"), Value: aws.String("8081")}},
+				DependsOn:   []types.ContainerDependency{{ContainerName: aws.String("db"), Condition: types.ContainerConditionHealthy}}},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	arn := runTask(t, client, cluster, aws.ToString(out.TaskDefinition.TaskDefinitionArn),
+		&types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-berth"}}})
+	waitStatus(t, client, cluster, arn, "RUNNING", time.Minute)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, err := client.DescribeTasks(t.Context(), &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: []string{arn}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tk := d.Tasks[0]
+		health := map[string]types.HealthStatus{}
+		for _, c := range tk.Containers {
+			health[aws.ToString(c.Name)] = c.HealthStatus
+		}
+		if tk.HealthStatus == types.HealthStatusHealthy && health["db"] == types.HealthStatusHealthy {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("task health %s, containers %v", tk.HealthStatus, health)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
