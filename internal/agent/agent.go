@@ -56,6 +56,7 @@ type Agent struct {
 	agentID  string
 	network  awsvpcNetwork
 	mdLn     net.Listener
+	mdPort   int
 	mdServer *http.Server
 
 	mu          sync.Mutex
@@ -85,6 +86,9 @@ type identity struct {
 	AgentID     string `json:"agentId"`
 	Cluster     string `json:"cluster,omitempty"`
 	InstanceARN string `json:"containerInstanceArn,omitempty"`
+	// MetadataPort is kept so containers that outlive an agent restart
+	// still reach the endpoint named in their environment.
+	MetadataPort int `json:"metadataPort,omitempty"`
 }
 
 // New prepares an agent: data dir, identity, the awsvpc network, the
@@ -132,10 +136,11 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	if n, err := a.rt.InspectNetwork(sctx, "bridge"); err == nil && n.Gateway != "" {
 		bridgeGW = n.Gateway
 	}
-	if a.mdLn, err = net.Listen("tcp", cfg.MetadataListen); err != nil {
-		return nil, fmt.Errorf("task metadata endpoint on %s: %w", cfg.MetadataListen, err)
+	if a.mdLn, err = listenMetadata(cfg.MetadataListen, id.MetadataPort); err != nil {
+		return nil, err
 	}
 	mdPort := a.mdLn.Addr().(*net.TCPAddr).Port
+	a.mdPort = mdPort
 	metadataURL := func(mode string) string {
 		host := "127.0.0.1"
 		switch mode {
@@ -220,7 +225,7 @@ func (a *Agent) register(ctx context.Context) error {
 			a.instanceARN = arn
 			a.mu.Unlock()
 			a.log.Info("registered container instance", "instance", arn)
-			return saveIdentity(a.cfg.DataDir, identity{AgentID: a.agentID, Cluster: a.cfg.Cluster, InstanceARN: arn})
+			return saveIdentity(a.cfg.DataDir, identity{AgentID: a.agentID, Cluster: a.cfg.Cluster, InstanceARN: arn, MetadataPort: a.mdPort})
 		}
 		code := apiCode(err)
 		switch {
@@ -308,6 +313,26 @@ func apiCode(err error) string {
 		return ae.ErrorCode()
 	}
 	return ""
+}
+
+// listenMetadata opens the metadata endpoint's listener. With port 0 in
+// addr it reuses the port of the previous run when free, so the containers
+// it started still reach it.
+func listenMetadata(addr string, previous int) (net.Listener, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return nil, fmt.Errorf("task metadata endpoint address %q: %w", addr, err)
+	}
+	if port == "0" && previous > 0 {
+		if ln, err := net.Listen("tcp", net.JoinHostPort(host, strconv.Itoa(previous))); err == nil {
+			return ln, nil
+		}
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("task metadata endpoint on %s: %w", addr, err)
+	}
+	return ln, nil
 }
 
 func loadIdentity(dir string) (identity, error) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -270,9 +271,17 @@ func TestE2EAgentRestartKeepsTask(t *testing.T) {
 	instance := a.InstanceARN()
 	a.stop() // the agent dies; its container runs on
 
+	mdAddr := a.MetadataAddr()
 	b := startAgent(t, cp.AWSConfig(), cp.Endpoint(), cluster, dataDir)
 	if b.InstanceARN() != instance {
 		t.Errorf("re-registered as %s, want %s", b.InstanceARN(), instance)
+	}
+	if b.MetadataAddr() != mdAddr {
+		t.Errorf("metadata endpoint moved from %s to %s: running containers lose it", mdAddr, b.MetadataAddr())
+	}
+	hp := aws.ToInt32(tk.Containers[0].NetworkBindings[0].HostPort)
+	if body := get(t, fmt.Sprintf("http://127.0.0.1:%d/?format=json", hp)); !strings.Contains(body, arn) || strings.Contains(body, "metadataError") {
+		t.Errorf("metadata from the container after the restart: %s", body)
 	}
 	rt := dockertest.Runtime(t)
 	time.Sleep(2 * time.Second) // let the new agent take the payload
