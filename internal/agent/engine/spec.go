@@ -208,9 +208,12 @@ func buildSpec(t *Task, c *Container, env Env, pauseID string) (runtime.Containe
 			}
 		}
 		for _, pm := range d.PortMappings {
+			// IPv4 only: Docker allocates ephemeral IPv4 and IPv6 ports
+			// separately, so with both a host port can lead to one task on
+			// IPv4 and to another on IPv6 (and its userland proxy).
 			spec.Ports = append(spec.Ports, runtime.PortMapping{
 				ContainerPort: uint16(deref(pm.ContainerPort)), HostPort: uint16(deref(pm.HostPort)),
-				Protocol: protocol(pm.Protocol),
+				Protocol: protocol(pm.Protocol), HostIP: "0.0.0.0",
 			})
 		}
 	}

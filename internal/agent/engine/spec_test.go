@@ -59,7 +59,7 @@ func TestBuildSpec(t *testing.T) {
 	check("env A", got.Env["A"], "1")
 	check("metadata", got.Env["ECS_CONTAINER_METADATA_URI_V4"], "http://md-bridge/v4/"+tk.Container("web").MetadataToken)
 	check("region", got.Env["AWS_REGION"], "eu-west-1")
-	check("ports", got.Ports, []runtime.PortMapping{{ContainerPort: 8080, Protocol: "tcp"}, {ContainerPort: 53, HostPort: 5353, Protocol: "udp"}})
+	check("ports", got.Ports, []runtime.PortMapping{{ContainerPort: 8080, Protocol: "tcp", HostIP: "0.0.0.0"}, {ContainerPort: 53, HostPort: 5353, Protocol: "udp", HostIP: "0.0.0.0"}})
 	check("health", got.HealthCheck, &runtime.HealthCheck{Test: []string{"CMD-SHELL", "true"}, Interval: 30 * time.Second, Timeout: 5 * time.Second, Retries: 5})
 	check("ulimits", got.Ulimits, []runtime.Ulimit{{Name: "nofile", Soft: 1024, Hard: 2048}})
 	check("init", got.Init, true)
