@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,4 +172,48 @@ func TestE2EAgentKill9(t *testing.T) {
 	if c := stopped.Containers[0]; c.ExitCode == nil || *c.ExitCode != 0 {
 		t.Errorf("exit code %v", aws.ToInt32(c.ExitCode))
 	}
+}
+
+// TestE2EResetReregisters: after `berth dev`'s reset wipes every object, the
+// agent registers again (recreating the default cluster, as the ECS agent
+// does) and stops the tasks the control plane forgot.
+func TestE2EResetReregisters(t *testing.T) {
+	t.Parallel()
+	cp := testcluster.Start(t, testcluster.Options{})
+	client := cp.ECS()
+	a := startAgent(t, cp.AWSConfig(), cp.Endpoint(), "default", filepath.Join(t.TempDir(), "agent"))
+	waitConnected(t, client, "default", a.InstanceARN())
+	td := registerApp(t, client, "e2e-reset", "bridge", 0)
+	arn := runTask(t, client, "default", td, nil)
+	waitStatus(t, client, "default", arn, "RUNNING", time.Minute)
+
+	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, cp.Endpoint()+"/_berth/reset", nil)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := client.ListContainerInstances(t.Context(), &ecs.ListContainerInstancesInput{Cluster: aws.String("default")})
+		if err == nil && len(out.ContainerInstanceArns) == 1 {
+			waitConnected(t, client, "default", out.ContainerInstanceArns[0])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the agent did not register again after the reset: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(100 * time.Millisecond) {
+		list := taskContainers(t, arn)
+		if len(list) == 0 || list[0].State != runtime.StateRunning {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the forgotten task still runs")
+		}
+	}
+	td = registerApp(t, client, "e2e-reset", "bridge", 0)
+	waitStatus(t, client, "default", runTask(t, client, "default", td, nil), "RUNNING", time.Minute)
 }
