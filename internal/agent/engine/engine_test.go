@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-dev/berth/internal/agent/config"
 	"github.com/berth-dev/berth/internal/agentproto"
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
 	"github.com/berth-dev/berth/internal/images"
@@ -591,5 +592,49 @@ func TestSharedVolumeWithoutAutoprovisionMustExist(t *testing.T) {
 	stopped := e.rep.waitTask(t, spec.TaskARN, "STOPPED", time.Minute)
 	if !strings.HasPrefix(stopped.Reason, "CannotCreateContainerError: ") || !strings.Contains(stopped.Reason, "autoprovision") {
 		t.Errorf("reason %q", stopped.Reason)
+	}
+}
+
+// TestPullBehavior uses an image that is cached but whose registry does not
+// exist: default falls back to the cache, prefer-cached never pulls, always
+// fails.
+func TestPullBehavior(t *testing.T) {
+	t.Parallel()
+	rt := dockertest.Runtime(t)
+	bin, err := images.BerthBinary(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := "registry.invalid/berth-test/cached:" + randomHex(4)
+	spec := images.Specs()[0]
+	spec.Ref = ref
+	im, err := images.Build(bin, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(images.WriteDockerArchive(pw, im)) }()
+	if err := rt.LoadImage(t.Context(), pr); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rt.RemoveImage(context.Background(), ref, true) })
+	for _, tt := range []struct {
+		behavior config.PullBehavior
+		runs     bool
+	}{{config.PullDefault, true}, {config.PullPreferCached, true}, {config.PullOnce, true}, {config.PullAlways, false}} {
+		t.Run(string(tt.behavior), func(t *testing.T) {
+			t.Parallel()
+			e := startEngine(t, "", "", nil, func(c *Config) { c.PullBehavior = tt.behavior })
+			s := taskSpec("bridge", ecsapi.ContainerDefinition{Name: ptr("main"), Image: ptr(ref), Command: []string{"--exit-after", "1s"}})
+			e.Apply([]agentproto.TaskSpec{s})
+			stopped := e.rep.waitTask(t, s.TaskARN, "STOPPED", 2*time.Minute)
+			ran := len(e.rep.taskReports(s.TaskARN, "RUNNING")) == 1
+			if ran != tt.runs {
+				t.Errorf("ran=%v, want %v (stopped: %q)", ran, tt.runs, stopped.Reason)
+			}
+			if !tt.runs && !strings.HasPrefix(stopped.Reason, "CannotPullContainerError") {
+				t.Errorf("reason %q", stopped.Reason)
+			}
+		})
 	}
 }
