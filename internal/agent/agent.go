@@ -184,9 +184,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	<-ctx.Done()
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
 	_ = a.mdServer.Shutdown(sctx)
-	cancel()
 	wg.Wait()
+	// The awsvpc network goes with the agent unless tasks still use it
+	// (then it stays for them, and the next start finds it): agents on
+	// throw-away data dirs must not use up the /24s of the pool.
+	if err := a.rt.RemoveNetwork(sctx, a.network.Name); err == nil {
+		a.log.Info("removed the idle awsvpc network", "network", a.network.Name)
+	}
 	return <-engineErr
 }
 
