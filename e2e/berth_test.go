@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -21,6 +22,8 @@ import (
 const awsCLI = "/usr/bin/aws"
 
 var berthBin string
+
+const defaultARN = "arn:aws:ecs:us-east-1:000000000000:cluster/default"
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "berth-e2e-")
@@ -197,7 +200,8 @@ func TestCLIRoundTripAndRestart(t *testing.T) {
 	p.mustAWS(t, nil, "ecs", "deregister-task-definition", "--task-definition", "web:1")
 	var clusters struct{ ClusterArns []string }
 	p.mustAWS(t, &clusters, "ecs", "list-clusters")
-	if len(clusters.ClusterArns) != 1 {
+	// berth dev creates the default cluster for its own agent.
+	if !slices.Equal(clusters.ClusterArns, []string{defaultARN, created.Cluster.ClusterArn}) {
 		t.Fatalf("list-clusters: %v", clusters.ClusterArns)
 	}
 
@@ -213,7 +217,7 @@ func TestCLIRoundTripAndRestart(t *testing.T) {
 	p.stop()
 	p = startDev(t, dataDir, addr)
 	p.mustAWS(t, &clusters, "ecs", "list-clusters")
-	if len(clusters.ClusterArns) != 1 || clusters.ClusterArns[0] != created.Cluster.ClusterArn {
+	if !slices.Equal(clusters.ClusterArns, []string{defaultARN, created.Cluster.ClusterArn}) {
 		t.Fatalf("after restart list-clusters: %v", clusters.ClusterArns)
 	}
 	var inactive struct{ TaskDefinitionArns []string }

@@ -50,6 +50,8 @@ type ControlPlane struct {
 	listener net.Listener
 	done     chan error
 	ecs      *ecs.Server
+	// stops run at Close, before the store closes.
+	stops []func()
 }
 
 // Start opens the store, registers the APIs and starts serving. It returns
@@ -116,6 +118,9 @@ func (cp *ControlPlane) Done() <-chan error { return cp.done }
 // Close stops serving (waiting up to the context's deadline for requests in
 // flight) and closes the store.
 func (cp *ControlPlane) Close(ctx context.Context) error {
+	for _, stop := range cp.stops {
+		stop()
+	}
 	err := cp.http.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = cp.http.Close()

@@ -24,7 +24,10 @@ func (cp *ControlPlane) registerServices(ctx context.Context) error {
 	cp.edge.Handle("GET "+agentproto.Path, link)
 	// Until leader election lands every server sweeps; the sweep's guarded
 	// deletes make concurrent sweeps harmless.
-	e.StartSweeper(ecs.SweepConfig{})
+	stopSweeper := e.StartSweeper(ecs.SweepConfig{})
+	// Hijacked WebSockets outlive http.Server.Shutdown: close the link (and
+	// the sweeper) explicitly before the store.
+	cp.stops = append(cp.stops, link.Close, stopSweeper)
 	return nil
 }
 

@@ -55,10 +55,6 @@ type Link struct {
 	stopAfter   func() bool
 }
 
-// links finds a Server's Link for DiscoverPollEndpoint (Config predates the
-// link; the registry keeps the link's settings out of server.go).
-var links sync.Map // *Server -> *Link
-
 // NewLink starts the agent link of s. It ends with Close, or when the store
 // closes.
 func (s *Server) NewLink(cfg LinkConfig) *Link {
@@ -70,13 +66,13 @@ func (s *Server) NewLink(cfg LinkConfig) *Link {
 	// The control plane closes the store last; hijacked WebSockets outlive
 	// http.Server.Shutdown, so the store's end is the link's end too.
 	l.stopAfter = context.AfterFunc(s.st.Client().Ctx(), l.Close)
-	links.Store(s, l)
+	s.link.Store(l)
 	return l
 }
 
 func (s *Server) linkEndpoint() string {
-	if v, ok := links.Load(s); ok {
-		return v.(*Link).cfg.Endpoint
+	if l := s.link.Load(); l != nil {
+		return l.cfg.Endpoint
 	}
 	return ""
 }
@@ -97,7 +93,7 @@ func (l *Link) Close() {
 	l.mu.Unlock()
 	l.unsubscribe()
 	l.stopAfter()
-	links.CompareAndDelete(l.s, l)
+	l.s.link.CompareAndSwap(l, nil)
 	for _, s := range sessions {
 		s.refuse(agentproto.ErrShuttingDown, "The server is shutting down; reconnect.")
 	}

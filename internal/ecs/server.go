@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/berth-dev/berth/internal/awsapi"
@@ -31,6 +32,9 @@ type Server struct {
 	st    *store.Store
 	cache *store.Cache
 	log   *slog.Logger
+	// link is the agent link started by NewLink (DiscoverPollEndpoint
+	// answers with its endpoint).
+	link atomic.Pointer[Link]
 }
 
 var _ ecsapi.Handler = (*Server)(nil)
