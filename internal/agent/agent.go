@@ -178,6 +178,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	wg.Go(func() { engineErr <- a.engine.Run(ctx) })
 	wg.Go(func() { a.linkLoop(ctx) })
 	wg.Go(func() {
+		// Containers that outlived an agent restart call in at once; answer
+		// them only once their tasks are restored (connections wait in the
+		// listener's backlog meanwhile).
+		select {
+		case <-a.engine.Restored():
+		case <-ctx.Done():
+			a.mdLn.Close()
+			return
+		}
 		if err := a.mdServer.Serve(a.mdLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			a.log.Error("task metadata endpoint failed", "err", err)
 		}

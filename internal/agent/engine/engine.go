@@ -44,6 +44,9 @@ type Engine struct {
 	early   bool // Apply was called before Run
 	swept   bool // orphans were swept after the first payload
 	wg      sync.WaitGroup
+	// restored is closed once Run has loaded the saved tasks, so the
+	// metadata endpoint never answers 404 for a task it is about to restore.
+	restored chan struct{}
 }
 
 // Event-stream and resync timing.
@@ -70,7 +73,7 @@ func New(cfg Config) *Engine {
 	if cfg.LogDrivers == nil {
 		cfg.LogDrivers = config.DefaultLoggingDrivers
 	}
-	return &Engine{cfg: cfg, log: cfg.Logger, runners: map[string]*runner{}, byID: map[string]*runner{}, byToken: map[string]*runner{}}
+	return &Engine{cfg: cfg, log: cfg.Logger, runners: map[string]*runner{}, byID: map[string]*runner{}, byToken: map[string]*runner{}, restored: make(chan struct{})}
 }
 
 // Run restores the saved tasks, re-adopts their containers and runs until
@@ -78,6 +81,7 @@ func New(cfg Config) *Engine {
 func (e *Engine) Run(ctx context.Context) error {
 	saved, err := e.load()
 	if err != nil {
+		close(e.restored)
 		return err
 	}
 	events, evErrs := e.cfg.Runtime.Events(ctx, e.filter())
@@ -91,6 +95,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		e.pending, e.early = nil, false
 	}
 	e.mu.Unlock()
+	close(e.restored)
 	if len(saved) > 0 {
 		e.log.Info("restored tasks", "count", len(saved))
 	}
@@ -124,6 +129,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Restored is closed once Run has restored the tasks saved by an earlier run.
+func (e *Engine) Restored() <-chan struct{} { return e.restored }
 
 func (e *Engine) filter() runtime.Filter {
 	return runtime.Filter{Labels: map[string]string{LabelAgent: e.cfg.Env.AgentID}}
