@@ -44,11 +44,15 @@ func (t token) describe() string {
 
 // SyntaxError is a parse error at a 1-based byte position.
 type SyntaxError struct {
-	Pos int
-	Msg string // e.g. "expected operator, found \"foo\""
+	Pos   int
+	Msg   string // what was expected, e.g. "expected operator"
+	Found string // what was there instead, when it helps
 }
 
 func (e *SyntaxError) Error() string {
+	if e.Found != "" {
+		return fmt.Sprintf("cql: %s at position %d, found %s", e.Msg, e.Pos, e.Found)
+	}
 	return fmt.Sprintf("cql: %s at position %d", e.Msg, e.Pos)
 }
 
@@ -92,13 +96,13 @@ func lex(src string) ([]token, error) {
 		case c == '\'' || c == '"':
 			end := strings.IndexByte(src[i+1:], c)
 			if end < 0 {
-				return nil, &SyntaxError{pos, fmt.Sprintf("expected closing %c", c)}
+				return nil, &SyntaxError{Pos: pos, Msg: fmt.Sprintf("expected closing %c", c)}
 			}
 			toks = append(toks, token{tokString, src[i+1 : i+1+end], pos})
 			i += end + 2
 		case c == '&' || c == '|':
 			if i+1 >= len(src) || src[i+1] != c {
-				return nil, &SyntaxError{pos, fmt.Sprintf("expected %c%c", c, c)}
+				return nil, &SyntaxError{Pos: pos, Msg: fmt.Sprintf("expected %c%c", c, c)}
 			}
 			k := tokAnd
 			if c == '|' {
@@ -112,7 +116,7 @@ func lex(src string) ([]token, error) {
 				i += 2
 				continue
 			}
-			return nil, &SyntaxError{pos, "expected == or =~"}
+			return nil, &SyntaxError{Pos: pos, Msg: "expected == or =~"}
 		case c == '<' || c == '>':
 			if i+1 < len(src) && src[i+1] == '=' {
 				toks = append(toks, token{tokOp, src[i : i+2], pos})
@@ -140,7 +144,7 @@ func lex(src string) ([]token, error) {
 			toks = append(toks, token{tokNot, "!", pos})
 			i++
 		case c == '~':
-			return nil, &SyntaxError{pos, "expected =~ or !~"}
+			return nil, &SyntaxError{Pos: pos, Msg: "expected =~ or !~"}
 		case isWordByte(c):
 			j := i
 			for j < len(src) && isWordByte(src[j]) {
@@ -149,7 +153,7 @@ func lex(src string) ([]token, error) {
 			toks = append(toks, token{tokWord, src[i:j], pos})
 			i = j
 		default:
-			return nil, &SyntaxError{pos, fmt.Sprintf("unexpected character %q", c)}
+			return nil, &SyntaxError{Pos: pos, Msg: fmt.Sprintf("unexpected character %q", c)}
 		}
 	}
 	toks = append(toks, token{tokEOF, "", len(src) + 1})

@@ -56,7 +56,7 @@ func (p *parser) next() token {
 }
 
 func (p *parser) errorf(t token, format string, args ...any) error {
-	return &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf(format, args...) + ", found " + t.describe()}
+	return &SyntaxError{Pos: t.pos, Msg: fmt.Sprintf(format, args...), Found: t.describe()}
 }
 
 func (p *parser) isWord(w string) bool {
