@@ -2,13 +2,13 @@ package ecs
 
 import (
 	"encoding/json"
-	"math/big"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/taskdef"
 )
 
 // RegisterTaskDefinition validation beyond the model. validateTaskDefinition
@@ -247,60 +247,25 @@ func checkRoleARN(member string, v *string) error {
 	return nil
 }
 
-var (
-	cpuRE    = regexp.MustCompile(`^(?i)(\d{1,9}(?:\.\d{1,6})?|\.\d{1,6})\s*(vcpu)?$`)
-	memoryRE = regexp.MustCompile(`^(?i)(\d{1,9}(?:\.\d{1,6})?|\.\d{1,6})\s*(gb|gib|mb|mib)?$`)
-)
-
 // parseTaskDefCPU reads task cpu in CPU units ("1024") or vCPUs ("1 vCPU",
-// "0.25 vcpu") and returns CPU units; fractional units are refused.
+// "0.25 vcpu") and returns CPU units within ECS's task limits; fractional
+// units are refused.
 func parseTaskDefCPU(s string) (int, error) {
-	bad := clientErr("Invalid 'cpu' setting for task. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.")
-	m := cpuRE.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return 0, bad
+	n, err := taskdef.ParseCPU(s)
+	if err != nil || n < minTaskCPU || n > maxTaskCPU {
+		return 0, clientErr("Invalid 'cpu' setting for task. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.")
 	}
-	scale := int64(1)
-	if m[2] != "" {
-		scale = 1024
-	}
-	n, ok := scaledInt(m[1], scale)
-	if !ok || n < minTaskCPU || n > maxTaskCPU {
-		return 0, bad
-	}
-	return int(n), nil
+	return n, nil
 }
 
 // parseTaskDefMemory reads task memory in MiB ("512", "512 MiB") or GB ("2GB",
-// "0.5 GB") and returns MiB.
+// "0.5 GB") and returns MiB within ECS's task limits.
 func parseTaskDefMemory(s string) (int, error) {
-	bad := clientErr("Invalid 'memory' setting for task. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.")
-	m := memoryRE.FindStringSubmatch(strings.TrimSpace(s))
-	if m == nil {
-		return 0, bad
+	n, err := taskdef.ParseMemory(s)
+	if err != nil || n < minMemoryMiB || n > maxMemoryMiB {
+		return 0, clientErr("Invalid 'memory' setting for task. For more information, see the Troubleshooting section of the Amazon ECS Developer Guide.")
 	}
-	scale := int64(1)
-	if u := strings.ToLower(m[2]); u == "gb" || u == "gib" {
-		scale = 1024
-	}
-	n, ok := scaledInt(m[1], scale)
-	if !ok || n < minMemoryMiB || n > maxMemoryMiB {
-		return 0, bad
-	}
-	return int(n), nil
-}
-
-// scaledInt returns the decimal num times scale when that is a whole number.
-func scaledInt(num string, scale int64) (int64, bool) {
-	r, ok := new(big.Rat).SetString(num)
-	if !ok {
-		return 0, false
-	}
-	r.Mul(r, new(big.Rat).SetInt64(scale))
-	if !r.IsInt() || !r.Num().IsInt64() {
-		return 0, false
-	}
-	return r.Num().Int64(), true
+	return n, nil
 }
 
 // fargateSizes lists, per Fargate task cpu, the allowed memory (MiB) as a

@@ -10,12 +10,14 @@ import (
 	"math/rand/v2"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-dev/berth/internal/agentproto"
 	"github.com/berth-dev/berth/internal/awsapi"
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
 	"github.com/berth-dev/berth/internal/store"
+	"github.com/berth-dev/berth/internal/taskdef"
 )
 
 // launchAttempts bounds the optimistic placement loop: each conflict means
@@ -187,6 +189,13 @@ func (s *Server) prepareLaunch(cluster string, in launchInput) (launchPlan, erro
 	need, err := taskNeeds(def, in.Overrides)
 	if err != nil {
 		return launchPlan{}, err
+	}
+	// The agent would fail such a task at once; refusing it here says why
+	// to the caller and writes nothing. Log drivers are not checked: placement
+	// matches them through requiresAttributes.
+	if problems := taskdef.Unsupported(def, in.Overrides, nil); len(problems) > 0 {
+		return launchPlan{}, clientErr("Task definition %s:%d uses features Berth does not support yet: %s.",
+			deref(def.Family), deref(def.Revision), strings.Join(problems, "; "))
 	}
 	awsvpc := networkMode(def) == ecsapi.NetworkModeAwsvpc
 	var subnetID string

@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/internal/agent/config"
 	"github.com/berth-dev/berth/internal/agentproto"
 	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/taskdef"
 )
 
 // Config is what an Engine needs.
@@ -241,7 +242,7 @@ func (e *Engine) sweepOrphans(ctx context.Context) {
 // agent cannot do.
 func (e *Engine) newTask(s agentproto.TaskSpec) *Task {
 	t := NewTask(s)
-	if problems := Unsupported(s.Definition, s.Overrides, e.cfg.LogDrivers); len(problems) > 0 && t.Desired == TaskRunning {
+	if problems := taskdef.Unsupported(s.Definition, s.Overrides, e.cfg.LogDrivers); len(problems) > 0 && t.Desired == TaskRunning {
 		reason := "UnsupportedFeatureError: " + joinProblems(problems)
 		t.Desired, t.StopCode, t.StoppedReason = TaskStopped, StopTaskFailedToStart, reason
 		for _, c := range t.Containers {

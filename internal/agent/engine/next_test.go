@@ -235,55 +235,28 @@ func TestTaskHealth(t *testing.T) {
 	}
 }
 
-func TestUnsupported(t *testing.T) {
+// TestNewTaskUnsupported: a task asking for what the agent cannot do is
+// failed before anything is created (the checks themselves are tested in
+// internal/taskdef).
+func TestNewTaskUnsupported(t *testing.T) {
 	t.Parallel()
-	drivers := []string{"json-file", "none"}
+	e := &Engine{}
+	e.cfg.LogDrivers = []string{"json-file"}
 	withSecrets := cdef("a")
 	withSecrets.Secrets = []ecsapi.Secret{{}}
-	withLog := cdef("a")
+	withLog := cdef("b")
 	withLog.LogConfiguration = &ecsapi.LogConfiguration{LogDriver: "awslogs"}
-	hc := cdef("h")
-	hc.HealthCheck = &ecsapi.HealthCheck{Command: []string{"CMD", "true"}}
-	tests := []struct {
-		name string
-		mode string
-		defs []ecsapi.ContainerDefinition
-		want string // substring of the joined problems; "" for none
-	}{
-		{"plain", "bridge", []ecsapi.ContainerDefinition{cdef("a")}, ""},
-		{"healthy dep with check", "bridge", []ecsapi.ContainerDefinition{hc, cdef("b", "h:HEALTHY")}, ""},
-		{"secrets", "bridge", []ecsapi.ContainerDefinition{withSecrets}, "secrets is not supported"},
-		{"log driver", "bridge", []ecsapi.ContainerDefinition{withLog}, `log driver "awslogs" is not available`},
-		{"healthy dep without check", "bridge", []ecsapi.ContainerDefinition{cdef("a"), cdef("b", "a:HEALTHY")}, "needs a healthCheck"},
-		{"missing dep", "bridge", []ecsapi.ContainerDefinition{cdef("b", "zz:START")}, `"zz" is not in the task`},
-		{"cycle", "bridge", []ecsapi.ContainerDefinition{cdef("a", "b:START"), cdef("b", "a:START")}, "cycle"},
-		{"bad mode", "nat", []ecsapi.ContainerDefinition{cdef("a")}, "network mode"},
+	tk := e.newTask(testTask("bridge", withSecrets, withLog).Spec)
+	want := `UnsupportedFeatureError: container a: secrets is not supported; container b: log driver "awslogs" is not available on this instance (available: json-file)`
+	if tk.Desired != TaskStopped || tk.StopCode != StopTaskFailedToStart || tk.StoppedReason != want {
+		t.Errorf("task desired %s stopCode %s reason %q", tk.Desired, tk.StopCode, tk.StoppedReason)
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			tk := testTask(tt.mode, tt.defs...)
-			got := strings.Join(Unsupported(tk.Spec.Definition, nil, drivers), "; ")
-			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
-				t.Errorf("Unsupported = %q, want %q", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestParseCPUMemory(t *testing.T) {
-	t.Parallel()
-	for in, want := range map[string]int{"": 0, "256": 256, "1 vCPU": 1024, "0.5 vcpu": 512} {
-		if got, err := parseCPU(in); err != nil || got != want {
-			t.Errorf("parseCPU(%q) = %d, %v; want %d", in, got, err, want)
+	for _, c := range tk.Containers {
+		if c.Desired != ContainerStopped || c.Reason != want {
+			t.Errorf("container %s desired %s reason %q", c.Name, c.Desired, c.Reason)
 		}
 	}
-	for in, want := range map[string]int{"": 0, "512": 512, "2 GB": 2048, "0.5GB": 512} {
-		if got, err := parseMemory(in); err != nil || got != want {
-			t.Errorf("parseMemory(%q) = %d, %v; want %d", in, got, err, want)
-		}
-	}
-	if _, err := parseCPU("lots"); err == nil {
-		t.Error("parseCPU(lots) succeeded")
+	if ok := e.newTask(testTask("bridge", cdef("a")).Spec); ok.Desired != TaskRunning || ok.StoppedReason != "" {
+		t.Errorf("supported task: desired %s reason %q", ok.Desired, ok.StoppedReason)
 	}
 }

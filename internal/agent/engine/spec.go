@@ -5,11 +5,11 @@ import (
 	"maps"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
 	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/taskdef"
 )
 
 // PauseImage is the awsvpc pause container's image (made by internal/images).
@@ -293,49 +293,9 @@ func (t *Task) Limits() (cpu, memMiB int) {
 	if ms == "" {
 		ms = deref(t.Spec.Definition.Memory)
 	}
-	cpu, _ = parseCPU(cs)
-	memMiB, _ = parseMemory(ms)
+	// Unsupported refused the task if either is unreadable, so an error
+	// here cannot drop a limit of a running task.
+	cpu, _ = taskdef.ParseCPU(cs)
+	memMiB, _ = taskdef.ParseMemory(ms)
 	return cpu, memMiB
-}
-
-// parseCPU reads a task definition's cpu: units ("256") or vCPUs ("1 vCPU",
-// "0.5 vcpu"); "" is 0.
-func parseCPU(s string) (int, error) {
-	s = strings.TrimSpace(strings.ToLower(s))
-	if s == "" {
-		return 0, nil
-	}
-	if v, ok := strings.CutSuffix(s, "vcpu"); ok {
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || f < 0 {
-			return 0, fmt.Errorf("%q is not a cpu value", s)
-		}
-		return int(f * 1024), nil
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a cpu value", s)
-	}
-	return n, nil
-}
-
-// parseMemory reads a task definition's memory: MiB ("512") or GB ("1 GB");
-// "" is 0.
-func parseMemory(s string) (int, error) {
-	s = strings.TrimSpace(strings.ToLower(s))
-	if s == "" {
-		return 0, nil
-	}
-	if v, ok := strings.CutSuffix(s, "gb"); ok {
-		f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
-		if err != nil || f < 0 {
-			return 0, fmt.Errorf("%q is not a memory value", s)
-		}
-		return int(f * 1024), nil
-	}
-	n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(s, "mib")))
-	if err != nil || n < 0 {
-		return 0, fmt.Errorf("%q is not a memory value", s)
-	}
-	return n, nil
 }

@@ -110,20 +110,3 @@ func TestBuildSpecNetworkModes(t *testing.T) {
 		}
 	}
 }
-
-func TestApplyOverride(t *testing.T) {
-	t.Parallel()
-	def := ecsapi.ContainerDefinition{Name: ptr("a"), Command: []string{"x"}, Environment: []ecsapi.KeyValuePair{{Name: ptr("K"), Value: ptr("1")}, {Name: ptr("L"), Value: ptr("2")}}}
-	o := &ecsapi.TaskOverride{ContainerOverrides: []ecsapi.ContainerOverride{
-		{Name: ptr("other"), Command: []string{"no"}},
-		{Name: ptr("a"), Command: []string{"y", "z"}, Memory: ptr(int32(99)), Environment: []ecsapi.KeyValuePair{{Name: ptr("K"), Value: ptr("9")}, {Name: ptr("M"), Value: ptr("3")}}},
-	}}
-	got := applyOverride(def, o)
-	env := map[string]string{}
-	for _, kv := range got.Environment {
-		env[*kv.Name] = *kv.Value
-	}
-	if !reflect.DeepEqual(got.Command, []string{"y", "z"}) || *got.Memory != 99 || !reflect.DeepEqual(env, map[string]string{"K": "9", "L": "2", "M": "3"}) {
-		t.Errorf("override gave %+v env %v", got, env)
-	}
-}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/agentproto"
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/taskdef"
 )
 
 // PauseName is the name of the awsvpc pause container inside a task (the ECS
@@ -146,7 +147,7 @@ func NewTask(spec agentproto.TaskSpec) *Task {
 			Def: ecsapi.ContainerDefinition{Name: ptr(PauseName), Image: ptr(PauseImage)}})
 	}
 	for _, def := range spec.Definition.ContainerDefinitions {
-		def = applyOverride(def, spec.Overrides)
+		def = taskdef.ApplyOverride(def, spec.Overrides)
 		t.Containers = append(t.Containers, &Container{Name: deref(def.Name), Def: def,
 			Desired: ContainerRunning, MetadataToken: newToken()})
 	}
@@ -163,53 +164,6 @@ func desiredOf(spec agentproto.TaskSpec) TaskStatus {
 		return TaskStopped
 	}
 	return TaskRunning
-}
-
-// applyOverride applies RunTask's containerOverrides for def (matched by name).
-func applyOverride(def ecsapi.ContainerDefinition, o *ecsapi.TaskOverride) ecsapi.ContainerDefinition {
-	if o == nil {
-		return def
-	}
-	for _, co := range o.ContainerOverrides {
-		if deref(co.Name) != deref(def.Name) {
-			continue
-		}
-		if co.Command != nil {
-			def.Command = co.Command
-		}
-		if len(co.Environment) > 0 {
-			env := append([]ecsapi.KeyValuePair(nil), def.Environment...)
-			for _, kv := range co.Environment {
-				replaced := false
-				for i := range env {
-					if deref(env[i].Name) == deref(kv.Name) {
-						env[i] = kv
-						replaced = true
-					}
-				}
-				if !replaced {
-					env = append(env, kv)
-				}
-			}
-			def.Environment = env
-		}
-		if co.EnvironmentFiles != nil {
-			def.EnvironmentFiles = co.EnvironmentFiles
-		}
-		if co.Cpu != nil {
-			def.Cpu = co.Cpu
-		}
-		if co.Memory != nil {
-			def.Memory = co.Memory
-		}
-		if co.MemoryReservation != nil {
-			def.MemoryReservation = co.MemoryReservation
-		}
-		if co.ResourceRequirements != nil {
-			def.ResourceRequirements = co.ResourceRequirements
-		}
-	}
-	return def
 }
 
 func newToken() string {
