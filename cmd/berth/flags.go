@@ -16,6 +16,8 @@ type commonFlags struct {
 	listen, dataDir, accountID, region string
 	accessKeyID, secretAccessKey       string
 	logLevel                           string
+	registryListen                     string
+	autoCreateRepositories             bool
 }
 
 func (f *commonFlags) register(cmd *cobra.Command) {
@@ -27,6 +29,8 @@ func (f *commonFlags) register(cmd *cobra.Command) {
 	fl.StringVar(&f.accessKeyID, "access-key-id", "", "fixed root access key id (default: generated on first start and kept in the data dir)")
 	fl.StringVar(&f.secretAccessKey, "secret-access-key", "", "fixed root secret access key (with --access-key-id)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.StringVar(&f.registryListen, "registry-listen", "", "extra address serving only the image registry's /v2/ (the API edge serves it too); repository URIs name it")
+	fl.BoolVar(&f.autoCreateRepositories, "auto-create-repositories", false, "let docker push create a missing ECR repository instead of refusing it")
 }
 
 func (f *commonFlags) logger() *slog.Logger {
@@ -50,5 +54,6 @@ func (f *commonFlags) config() (controlplane.Config, error) {
 	return controlplane.Config{
 		Listen: f.listen, DataDir: dir, AccountID: f.accountID, Region: f.region,
 		RootKey: key, Logger: f.logger(),
+		RegistryListen: f.registryListen, AutoCreateRepositories: f.autoCreateRepositories,
 	}, nil
 }

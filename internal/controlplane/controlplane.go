@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-dev/berth/internal/awsapi"
 	"github.com/berth-dev/berth/internal/ecs"
+	"github.com/berth-dev/berth/internal/registry"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -30,8 +31,13 @@ type Config struct {
 	// RootKey signs requests as the account root.
 	RootKey RootKey
 	// Dev enables dev-only endpoints (POST /_berth/reset).
-	Dev    bool
-	Logger *slog.Logger
+	Dev bool
+	// RegistryListen, when set, is a second address serving only the
+	// registry's /v2/ (the edge serves it too); repository URIs name it.
+	RegistryListen string
+	// AutoCreateRepositories lets a push create a missing ECR repository.
+	AutoCreateRepositories bool
+	Logger                 *slog.Logger
 }
 
 // Defaults of a fresh install, as on AWS's local endpoints.
@@ -50,6 +56,7 @@ type ControlPlane struct {
 	listener net.Listener
 	done     chan error
 	ecs      *ecs.Server
+	registry *registry.Registry
 	// stops run at Close, before the store closes.
 	stops []func()
 }

@@ -75,6 +75,7 @@ type Registry struct {
 	gcMu sync.RWMutex
 
 	stopOnce sync.Once
+	bgCtx    context.Context // cancelled by Close
 	stop     context.CancelFunc
 	bg       sync.WaitGroup
 }
@@ -150,7 +151,7 @@ func New(ctx context.Context, cfg Config) (*Registry, error) {
 	// Upload state is signed with the HTTP secret: the same on every server.
 	conf.HTTP.Secret = hex.EncodeToString(r.mac("http-secret"))
 	bg, cancel := context.WithCancel(context.Background())
-	r.stop = cancel
+	r.bgCtx, r.stop = bg, cancel
 	app, err := newApp(bg, conf)
 	if err != nil {
 		cancel()
