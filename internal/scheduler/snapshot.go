@@ -1,0 +1,207 @@
+package scheduler
+
+import (
+	"hash/maphash"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/berth-dev/berth/internal/cql"
+)
+
+// Snapshot is a cluster's instances, indexed for placement. Place and
+// PlaceLinear never modify it and may run concurrently; Commit may not run
+// concurrently with them.
+type Snapshot struct {
+	insts  []Instance
+	byID   map[string]int
+	idHash []uint64 // stable per instance ID: the seed of the tie-break rank
+	// groups is the inverted index task group -> instance -> tasks, so a
+	// request counts its group's tasks without visiting every instance.
+	groups map[string]map[int32]int
+
+	mu       sync.Mutex
+	cols     map[string]*column // spread attributes, built on first use
+	memberOf map[string][]bool  // static expressions, by canonical form
+}
+
+// column maps each instance to a small id of its value of one attribute:
+// 0 when it lacks the attribute.
+type column struct {
+	ids    []int32
+	values []string // values[id-1]
+}
+
+var hashSeed = maphash.MakeSeed()
+
+// NewSnapshot indexes insts, which it keeps (the caller must not change
+// them afterwards except through Commit).
+func NewSnapshot(insts []Instance) *Snapshot {
+	s := &Snapshot{
+		insts:    insts,
+		byID:     make(map[string]int, len(insts)),
+		idHash:   make([]uint64, len(insts)),
+		groups:   map[string]map[int32]int{},
+		cols:     map[string]*column{},
+		memberOf: map[string][]bool{},
+	}
+	for i := range insts {
+		in := &insts[i]
+		s.byID[in.ID] = i
+		s.idHash[i] = maphash.String(hashSeed, in.ID)
+		for g, n := range in.Groups {
+			if n > 0 {
+				s.group(g)[int32(i)] = n
+			}
+		}
+	}
+	return s
+}
+
+func (s *Snapshot) group(g string) map[int32]int {
+	m := s.groups[g]
+	if m == nil {
+		m = map[int32]int{}
+		s.groups[g] = m
+	}
+	return m
+}
+
+// Len is the number of instances.
+func (s *Snapshot) Len() int { return len(s.insts) }
+
+// Instance returns the instance with id, as last committed.
+func (s *Snapshot) Instance(id string) (Instance, bool) {
+	i, ok := s.byID[id]
+	if !ok {
+		return Instance{}, false
+	}
+	return s.insts[i], true
+}
+
+func (s *Snapshot) column(attr string) *column {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c := s.cols[attr]; c != nil {
+		return c
+	}
+	c := &column{ids: make([]int32, len(s.insts))}
+	seen := map[string]int32{}
+	for i := range s.insts {
+		v, ok := s.insts[i].Attributes[attr]
+		if !ok {
+			continue
+		}
+		id, ok := seen[v]
+		if !ok {
+			c.values = append(c.values, v)
+			id = int32(len(c.values))
+			seen[v] = id
+		}
+		c.ids[i] = id
+	}
+	s.cols[attr] = c
+	return c
+}
+
+// staticMemberOf evaluates an expression that placement cannot change on
+// every instance, once per snapshot.
+func (s *Snapshot) staticMemberOf(e *cql.Expr) []bool {
+	key := e.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r, ok := s.memberOf[key]; ok {
+		return r
+	}
+	r := make([]bool, len(s.insts))
+	for i := range s.insts {
+		r[i] = e.Eval(view{s: s, i: i})
+	}
+	s.memberOf[key] = r
+	return r
+}
+
+// Commit books placements (instance IDs, as in Result.Placements) of req on
+// the snapshot, as the store would once they are written: the simulator
+// and benchmarks use it to place request after request.
+func (s *Snapshot) Commit(req Request, placements []string) {
+	for _, id := range placements {
+		i, ok := s.byID[id]
+		if !ok {
+			continue
+		}
+		in := &s.insts[i]
+		in.UsedCPU += req.CPU
+		in.UsedMemory += req.Memory
+		if len(req.Ports) > 0 {
+			in.Ports = maps.Clone(in.Ports)
+			if in.Ports == nil {
+				in.Ports = map[int32]bool{}
+			}
+			for _, p := range req.Ports {
+				in.Ports[p] = true
+			}
+		}
+		if len(req.PortsUDP) > 0 {
+			in.PortsUDP = maps.Clone(in.PortsUDP)
+			if in.PortsUDP == nil {
+				in.PortsUDP = map[int32]bool{}
+			}
+			for _, p := range req.PortsUDP {
+				in.PortsUDP[p] = true
+			}
+		}
+		if req.Awsvpc && in.AwsvpcSlots > 0 {
+			in.AwsvpcSlots--
+		}
+		in.RunningTasks++
+		if req.Group != "" {
+			in.Groups = maps.Clone(in.Groups)
+			if in.Groups == nil {
+				in.Groups = map[string]int{}
+			}
+			in.Groups[req.Group]++
+			s.group(req.Group)[int32(i)]++
+		}
+	}
+}
+
+// view shows instance i to a CQL expression, with the tasks a request has
+// planned on it so far (planned nil: none).
+type view struct {
+	s       *Snapshot
+	i       int
+	planned int
+	group   string
+}
+
+var _ cql.Instance = view{}
+
+func (v view) in() *Instance { return &v.s.insts[v.i] }
+
+func (v view) Attribute(name string) (string, bool) {
+	a, ok := v.in().Attributes[name]
+	return a, ok
+}
+func (v view) EC2InstanceID() string   { return v.in().EC2InstanceID }
+func (v view) AgentConnected() bool    { return v.in().Connected }
+func (v view) AgentVersion() string    { return v.in().AgentVersion }
+func (v view) RegisteredAt() time.Time { return v.in().RegisteredAt }
+func (v view) RunningTasksCount() int  { return v.in().RunningTasks + v.planned }
+func (v view) HasTaskGroup(g string) bool {
+	return v.in().Groups[g] > 0 || (v.planned > 0 && g == v.group)
+}
+func (v view) TaskGroups() []string {
+	var out []string
+	for g, n := range v.in().Groups {
+		if n > 0 {
+			out = append(out, g)
+		}
+	}
+	if v.planned > 0 && v.in().Groups[v.group] == 0 {
+		out = append(out, v.group)
+	}
+	slices.Sort(out)
+	return out
+}
