@@ -63,3 +63,24 @@ func (s *Server) clusterName(ref string) (string, bool) {
 	}
 	return a.Path[0], true
 }
+
+// scopedID resolves a reference to a cluster-scoped resource (a task or a
+// container instance: its id, or its ARN in the long or the old format) to
+// its id; ok is false for an ARN of another resource type, cluster, account
+// or region, or a malformed one.
+func (s *Server) scopedID(resource, cluster, ref string) (string, bool) {
+	if !strings.HasPrefix(ref, "arn:") {
+		return ref, ref != "" && !strings.Contains(ref, "/")
+	}
+	a, ok := parseARN(ref)
+	if !ok || a.Resource != resource || a.Region != s.cfg.Region || a.Account != s.cfg.AccountID {
+		return "", false
+	}
+	switch len(a.Path) {
+	case 2:
+		return a.Path[1], a.Path[0] == cluster
+	case 1:
+		return a.Path[0], true
+	}
+	return "", false
+}

@@ -32,20 +32,7 @@ func (s *Server) containerInstanceARN(cluster, id string) string {
 // instanceID resolves a container instance reference (id or ARN) within a
 // cluster; ok is false when an ARN names another cluster or is malformed.
 func (s *Server) instanceID(cluster, ref string) (string, bool) {
-	if !strings.HasPrefix(ref, "arn:") {
-		return ref, ref != "" && !strings.Contains(ref, "/")
-	}
-	a, ok := parseARN(ref)
-	if !ok || a.Resource != resContainerInst || a.Region != s.cfg.Region || a.Account != s.cfg.AccountID {
-		return "", false
-	}
-	switch len(a.Path) {
-	case 2:
-		return a.Path[1], a.Path[0] == cluster
-	case 1:
-		return a.Path[0], true
-	}
-	return "", false
+	return s.scopedID(resContainerInst, cluster, ref)
 }
 
 func (s *Server) cachedAttributes(cluster, id string) []storedAttribute {

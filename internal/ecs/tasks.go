@@ -165,20 +165,7 @@ func (s *Server) containerARN(cluster, taskID, containerID string) string {
 // taskID resolves a task reference (id or ARN) within a cluster; ok is false
 // for an ARN of another cluster, account or region, or a malformed one.
 func (s *Server) taskID(cluster, ref string) (string, bool) {
-	if !strings.HasPrefix(ref, "arn:") {
-		return ref, ref != "" && !strings.Contains(ref, "/")
-	}
-	a, ok := parseARN(ref)
-	if !ok || a.Resource != resTask || a.Region != s.cfg.Region || a.Account != s.cfg.AccountID {
-		return "", false
-	}
-	switch len(a.Path) {
-	case 2:
-		return a.Path[1], a.Path[0] == cluster
-	case 1:
-		return a.Path[0], true
-	}
-	return "", false
+	return s.scopedID(resTask, cluster, ref)
 }
 
 func (s *Server) cachedSpec(cluster, id string) (taskSpecRecord, bool) {
