@@ -25,7 +25,7 @@ type run struct {
 	static  [][]bool // static memberOf results
 	groupOf map[int32]int
 	planned []int32
-	rej     []rejection
+	rej     []Filter // per instance: the filter that last rejected it
 
 	cols     []*column // distinct spread attributes
 	counts   [][]int   // per column: value id -> tasks of the group
@@ -39,11 +39,6 @@ type run struct {
 	pos    []int32
 	tied   []*cell
 	cands  []int32
-}
-
-type rejection struct {
-	f      Filter
-	detail string
 }
 
 type entry struct {
@@ -69,7 +64,7 @@ func (s *Snapshot) place(req *Request, linear bool) (Result, error) {
 		s: s, req: req, c: c,
 		groupOf:  s.groups[req.Group],
 		planned:  make([]int32, n),
-		rej:      make([]rejection, n),
+		rej:      make([]Filter, n),
 		randomAt: len(c.strategies),
 		rng:      rand.New(rand.NewPCG(req.Seed, req.Seed^0x9e3779b97f4a7c15)),
 	}
@@ -112,32 +107,48 @@ func (s *Snapshot) place(req *Request, linear bool) (Result, error) {
 	if req.Targets != nil {
 		return r.placeTargets(), nil
 	}
+	// Building the heaps costs about two scans of the candidates: for one
+	// or two tasks scanning is cheaper, with the same result.
+	if req.Count < 3 {
+		linear = true
+	}
 	if !linear {
 		r.cellOf = make([]int32, n)
 		r.pos = make([]int32, n)
 	}
-	cellIdx := map[[MaxStrategies]int32]int32{}
+	// Two passes: filter and assign cells, then size each heap exactly.
+	var cellIdx cellIndex
+	cellIdx.init(r.cols)
+	var sizes []int32
 	for i := range s.insts {
-		if f, d := r.check(i); f != filterNone {
-			r.rej[i] = rejection{f, d}
+		if f := r.check(i); f != filterNone {
+			r.rej[i] = f
 			continue
 		}
 		res.Candidates++
 		if linear {
 			continue
 		}
-		var ck [MaxStrategies]int32
-		for j, col := range r.cols {
-			ck[j] = col.ids[i]
+		ci := cellIdx.get(r.cols, i)
+		if int(ci) == len(r.cells) {
+			vals := make([]int32, len(r.cols))
+			for j, col := range r.cols {
+				vals[j] = col.ids[i]
+			}
+			r.cells = append(r.cells, &cell{vals: vals})
+			sizes = append(sizes, 0)
 		}
-		ci, ok := cellIdx[ck]
-		if !ok {
-			ci = int32(len(r.cells))
-			cellIdx[ck] = ci
-			r.cells = append(r.cells, &cell{vals: append([]int32(nil), ck[:len(r.cols)]...)})
-		}
-		cl := r.cells[ci]
 		r.cellOf[i] = ci
+		sizes[ci]++
+	}
+	for k, cl := range r.cells {
+		cl.h = make([]entry, 0, sizes[k])
+	}
+	for i := range s.insts {
+		if linear || r.rej[i] != filterNone {
+			continue
+		}
+		cl := r.cells[r.cellOf[i]]
 		r.pos[i] = int32(len(cl.h))
 		cl.h = append(cl.h, r.entry(i))
 	}
@@ -165,64 +176,66 @@ func (s *Snapshot) place(req *Request, linear bool) (Result, error) {
 	return res, nil
 }
 
-// check runs the filters on instance i with the tasks planned on it.
-func (r *run) check(i int) (Filter, string) {
+// check runs the filters on instance i with the tasks planned on it and
+// returns the first that rejects it (filterNone: it fits). detail explains
+// a rejection; it is only computed for failures.
+func (r *run) check(i int) Filter {
 	in := &r.s.insts[i]
 	req := r.req
 	if in.Status != StatusActive {
-		return FilterStatus, in.Status
+		return FilterStatus
 	}
 	if !in.Connected {
-		return FilterAgent, ""
+		return FilterAgent
 	}
 	if req.CapacityProvider != "" && in.CapacityProvider != req.CapacityProvider {
-		return FilterCapacityProvider, in.CapacityProvider
+		return FilterCapacityProvider
 	}
 	for _, a := range req.Requires {
 		v, ok := in.Attributes[a.Name]
 		if !ok || (a.Value != nil && *a.Value != v) {
-			return FilterAttributes, a.Name
+			return FilterAttributes
 		}
 	}
-	for k, res := range r.static {
+	for _, res := range r.static {
 		if !res[i] {
-			return FilterMemberOf, r.c.memberOf[k].String()
+			return FilterMemberOf
 		}
 	}
 	p := int64(r.planned[i])
 	if (p+1)*req.CPU > in.CPU-in.UsedCPU {
-		return FilterCPU, ""
+		return FilterCPU
 	}
 	if (p+1)*req.Memory > in.Memory-in.UsedMemory {
-		return FilterMemory, ""
+		return FilterMemory
 	}
 	for _, port := range req.Ports {
 		if p > 0 || in.Ports[port] {
-			return FilterPorts, itoa(port)
+			return FilterPorts
 		}
 	}
 	for _, port := range req.PortsUDP {
 		if p > 0 || in.PortsUDP[port] {
-			return FilterPortsUDP, itoa(port)
+			return FilterPortsUDP
 		}
 	}
 	if req.Awsvpc {
 		if in.AwsvpcSlots < 0 {
-			return FilterAwsvpc, AwsvpcNetworkAttribute
+			return FilterAwsvpc
 		}
 		if int64(in.AwsvpcSlots) <= p {
-			return FilterENI, ""
+			return FilterENI
 		}
 	}
 	if r.c.distinct && r.groupTasks(i) > 0 {
-		return FilterDistinctInstance, ""
+		return FilterDistinctInstance
 	}
 	for _, e := range r.c.dynamic {
 		if !e.Eval(view{s: r.s, i: i, planned: int(p), group: req.Group}) {
-			return FilterMemberOf, e.String()
+			return FilterMemberOf
 		}
 	}
-	return filterNone, ""
+	return filterNone
 }
 
 // groupTasks is the number of tasks of the request's group on instance i,
@@ -309,9 +322,9 @@ func (r *run) book(i int, linear bool) {
 	for j, col := range r.cols {
 		r.counts[j][col.ids[i]]++
 	}
-	f, d := r.check(i)
+	f := r.check(i)
 	if f != filterNone {
-		r.rej[i] = rejection{f, d}
+		r.rej[i] = f
 	}
 	if linear {
 		return
@@ -347,4 +360,94 @@ func itoa(p int32) string {
 		b[n] = '-'
 	}
 	return string(b[n:])
+}
+
+// detail names what made filter f reject instance i (the planned tasks
+// unchanged since): the attribute, the port, the expression.
+func (r *run) detail(i int, f Filter) string {
+	in := &r.s.insts[i]
+	p := r.planned[i]
+	switch f {
+	case FilterCapacityProvider:
+		return in.CapacityProvider
+	case FilterAttributes:
+		for _, a := range r.req.Requires {
+			v, ok := in.Attributes[a.Name]
+			if !ok || (a.Value != nil && *a.Value != v) {
+				return a.Name
+			}
+		}
+	case FilterMemberOf:
+		for k, res := range r.static {
+			if !res[i] {
+				return r.c.memberOf[k].String()
+			}
+		}
+		for _, e := range r.c.dynamic {
+			if !e.Eval(view{s: r.s, i: i, planned: int(p), group: r.req.Group}) {
+				return e.String()
+			}
+		}
+	case FilterPorts:
+		for _, port := range r.req.Ports {
+			if p > 0 || in.Ports[port] {
+				return itoa(port)
+			}
+		}
+	case FilterPortsUDP:
+		for _, port := range r.req.PortsUDP {
+			if p > 0 || in.PortsUDP[port] {
+				return itoa(port)
+			}
+		}
+	case FilterAwsvpc:
+		return AwsvpcNetworkAttribute
+	}
+	return ""
+}
+
+// cellIndex numbers the cells (combinations of spread attribute values):
+// a dense table when the combinations are few, a map otherwise.
+type cellIndex struct {
+	dense  []int32 // combination -> cell+1
+	sparse map[[MaxStrategies]int32]int32
+	n      int32
+}
+
+func (c *cellIndex) init(cols []*column) {
+	size := 1
+	for _, col := range cols {
+		size *= len(col.values) + 1
+		if size > 1<<16 {
+			c.sparse = map[[MaxStrategies]int32]int32{}
+			return
+		}
+	}
+	c.dense = make([]int32, size)
+}
+
+// get returns instance i's cell, numbering a new one n when first seen.
+func (c *cellIndex) get(cols []*column, i int) int32 {
+	if c.sparse == nil {
+		k := 0
+		for _, col := range cols {
+			k = k*(len(col.values)+1) + int(col.ids[i])
+		}
+		if c.dense[k] == 0 {
+			c.n++
+			c.dense[k] = c.n
+		}
+		return c.dense[k] - 1
+	}
+	var key [MaxStrategies]int32
+	for j, col := range cols {
+		key[j] = col.ids[i]
+	}
+	ci, ok := c.sparse[key]
+	if !ok {
+		ci = c.n
+		c.n++
+		c.sparse[key] = ci
+	}
+	return ci
 }

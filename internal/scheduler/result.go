@@ -13,8 +13,8 @@ func (r *run) placeTargets() Result {
 			refused = true
 			continue
 		}
-		if f, d := r.check(i); f != filterNone {
-			r.rej[i] = rejection{f, d}
+		if f := r.check(i); f != filterNone {
+			r.rej[i] = f
 			refused = true
 			continue
 		}
@@ -33,24 +33,20 @@ func (r *run) placeTargets() Result {
 func (r *run) finish(res *Result, failed, targets bool) {
 	var removed [numFilters]int
 	for i := range r.rej {
-		rj := r.rej[i]
-		if rj.f == filterNone {
+		f := r.rej[i]
+		if f == filterNone {
 			continue
 		}
-		removed[rj.f]++
+		removed[f]++
 		if !failed {
 			continue
 		}
 		in := &r.s.insts[i]
-		reason := reasonOf(rj.f, in.Status)
+		reason := reasonOf(f, in.Status)
 		if reason == ReasonDraining && !targets {
 			continue
 		}
-		detail := rj.detail
-		if rj.f == FilterStatus {
-			detail = ""
-		}
-		res.Failures = append(res.Failures, Rejection{InstanceID: in.ID, ARN: in.ARN, Filter: rj.f, Reason: reason, Detail: detail})
+		res.Failures = append(res.Failures, Rejection{InstanceID: in.ID, ARN: in.ARN, Filter: f, Reason: reason, Detail: r.detail(i, f)})
 	}
 	for f := FilterStatus; f < numFilters; f++ {
 		if removed[f] > 0 {

@@ -86,7 +86,7 @@ func (r *run) pickLinear() int {
 	random := r.randomAt < len(r.c.strategies)
 	ties := 0
 	for i := range r.s.insts {
-		if r.rej[i].f != filterNone {
+		if r.rej[i] != filterNone {
 			continue
 		}
 		v := r.vector(i)
