@@ -29,6 +29,7 @@ func (r *Registry) wrapHTTP(app http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		switch req.Method {
 		case http.MethodGet, http.MethodHead:
+			r.presigned(req)
 		default:
 			r.gcMu.RLock()
 			defer r.gcMu.RUnlock()

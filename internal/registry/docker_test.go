@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -243,6 +245,61 @@ func TestDockerPushToMissingRepository(t *testing.T) {
 		}
 		if _, err := e.ecr().DescribeRepositories(t.Context(), &ecr.DescribeRepositoriesInput{RepositoryNames: []string{name}}); err != nil {
 			t.Fatalf("auto-created repository: %v", err)
+		}
+	}
+}
+
+func TestDockerConcurrentPushesShareALayer(t *testing.T) {
+	t.Parallel()
+	d := newDockerCLI(t)
+	e := newEnv(t, envOpts{})
+	name := "shared-" + uniq()
+	if _, err := e.ecr().CreateRepository(t.Context(), &ecr.CreateRepositoryInput{RepositoryName: aws.String(name)}); err != nil {
+		t.Fatal(err)
+	}
+	e.login(d)
+	// Two images of one binary differ only in their config: same layer.
+	bin := buildTestImage(t, "x", 2<<20).Binary
+	var refs []string
+	var archive bytes.Buffer
+	var ims []*images.Image
+	for i := range 3 {
+		ref := fmt.Sprintf("%s/%s:c%d", e.host, name, i)
+		im, err := images.Build(bin, images.Spec{Ref: ref, Cmd: []string{fmt.Sprint(i)}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ims = append(ims, im)
+		refs = append(refs, ref)
+	}
+	if err := images.WriteDockerArchive(&archive, ims...); err != nil {
+		t.Fatal(err)
+	}
+	d.removeLater(refs...)
+	if out, err := d.tryInput(archive.Bytes(), "load"); err != nil {
+		t.Fatalf("docker load: %v\n%s", err, out)
+	}
+	var wg sync.WaitGroup
+	outs := make([]string, len(refs))
+	errs := make([]error, len(refs))
+	for i, ref := range refs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			outs[i], errs[i] = d.try("push", ref)
+		}()
+	}
+	wg.Wait()
+	for i := range refs {
+		if errs[i] != nil {
+			t.Errorf("push %s: %v\n%s", refs[i], errs[i], outs[i])
+		}
+	}
+	d.run(append([]string{"rmi", "-f"}, refs...)...)
+	for i, ref := range refs {
+		d.run("pull", ref)
+		if id := strings.TrimSpace(d.run("image", "inspect", "--format", "{{.Id}}", ref)); id != ims[i].ID() {
+			t.Errorf("%s: id %s, want %s", ref, id, ims[i].ID())
 		}
 	}
 }

@@ -2,7 +2,10 @@ package registry
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -102,3 +105,7 @@ func (e *env) ecr() *ecr.Client {
 
 // advance moves the registry's clock.
 func (e *env) advance(d time.Duration) { e.skew.Add(int64(d)) }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func digestOf(b []byte) string { return fmt.Sprintf("%x", sha256.Sum256(b)) }
