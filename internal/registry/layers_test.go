@@ -18,7 +18,7 @@ import (
 	"github.com/berth-dev/berth/internal/images"
 )
 
-// sdkPush pushes im as repo:tag with the ECR layer operations, in parts of
+// sdkPush pushes im as repo:tag (untagged for "") with the ECR layer operations, in parts of
 // partSize bytes, skipping blobs the registry has.
 func sdkPush(t testing.TB, c *ecr.Client, repo, tag string, im *images.Image, partSize int) error {
 	t.Helper()
@@ -57,7 +57,11 @@ func sdkPush(t testing.TB, c *ecr.Client, repo, tag string, im *images.Image, pa
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.PutImage(ctx, &ecr.PutImageInput{RepositoryName: aws.String(repo), ImageTag: aws.String(tag), ImageManifest: aws.String(string(manifest))})
+	in := &ecr.PutImageInput{RepositoryName: aws.String(repo), ImageManifest: aws.String(string(manifest))}
+	if tag != "" {
+		in.ImageTag = aws.String(tag)
+	}
+	_, err = c.PutImage(ctx, in)
 	return err
 }
 

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -48,5 +49,10 @@ func (r *Registry) StartMaintenance(cfg MaintenanceConfig) (stop func()) {
 // Maintain applies every repository's lifecycle policy, then collects
 // garbage older than grace.
 func (r *Registry) Maintain(ctx context.Context, grace time.Duration) error {
-	return nil
+	_, err := r.ApplyLifecyclePolicies(ctx)
+	if ctx.Err() != nil {
+		return err
+	}
+	_, gcErr := r.CollectGarbage(ctx, grace)
+	return errors.Join(err, gcErr)
 }

@@ -74,6 +74,9 @@ type Registry struct {
 	// manifest that references it within this process.
 	gcMu sync.RWMutex
 
+	previewMu sync.Mutex
+	previews  map[string]string // repository -> policy text of the last preview
+
 	stopOnce sync.Once
 	bgCtx    context.Context // cancelled by Close
 	stop     context.CancelFunc
@@ -140,8 +143,9 @@ func New(ctx context.Context, cfg Config) (*Registry, error) {
 		Storage: configuration.Storage{
 			"filesystem": configuration.Parameters{"rootdirectory": cfg.RootDir},
 			"delete":     configuration.Parameters{"enabled": true},
-			"cache":      configuration.Parameters{"blobdescriptor": "inmemory"},
-			"redirect":   configuration.Parameters{"disable": true},
+			// No blob descriptor cache: the garbage collection removes blobs
+			// online, and a cached descriptor would outlive its blob.
+			"redirect": configuration.Parameters{"disable": true},
 		},
 		Auth: configuration.Auth{extName: configuration.Parameters{"registry": r}},
 		Middleware: map[string][]configuration.Middleware{
