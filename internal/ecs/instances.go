@@ -9,6 +9,7 @@ import (
 	"time"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/cql"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -262,16 +263,20 @@ func (s *Server) DescribeContainerInstances(ctx context.Context, in *ecsapi.Desc
 	return out, nil
 }
 
-// ListContainerInstances implements ecsapi.Handler (status filter; the
-// Cluster Query Language filter comes with the scheduler).
+// ListContainerInstances implements ecsapi.Handler: the status filter and
+// the Cluster Query Language filter.
 func (s *Server) ListContainerInstances(ctx context.Context, in *ecsapi.ListContainerInstancesRequest) (*ecsapi.ListContainerInstancesResponse, error) {
 	c, err := s.activeCluster(deref(in.Cluster))
 	if err != nil {
 		return nil, err
 	}
+	var filter *cql.Expr
 	if in.Filter != nil && *in.Filter != "" {
-		return nil, invalidParam("The filter parameter (Cluster Query Language) is not supported by Berth yet.")
+		if filter, err = cql.Parse(*in.Filter); err != nil {
+			return nil, invalidParam("Invalid filter %q: %v", *in.Filter, err)
+		}
 	}
+	now := s.now()
 	prefix := s.key("instances", c.Name) + "/"
 	var ids []string
 	for _, kv := range s.cache.List(prefix) {
@@ -284,6 +289,9 @@ func (s *Server) ListContainerInstances(ctx context.Context, in *ecsapi.ListCont
 				continue
 			}
 		} else if r.Status == instInactive {
+			continue
+		}
+		if filter != nil && !filter.Eval(s.cqlView(c.Name, r, now)) {
 			continue
 		}
 		ids = append(ids, r.ID)

@@ -7,28 +7,29 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/scheduler"
 )
 
-// First-fit placement: a pure function over a snapshot of the cluster's
-// container instances. The scheduler (internal/scheduler) replaces it with
-// filters, strategies and constraints; until then RunTask and StartTask only
-// check what ECS checks first: instance status, agent connectivity, required
-// attributes, CPU, memory, host ports and (awsvpc) a free address.
+// Placement: a pure function over a snapshot of the cluster's container
+// instances, translated to internal/scheduler (filters, placement
+// constraints and strategies). This file keeps what only the control plane
+// knows: awsvpc addresses and the mapping of failures to ECS's wire reasons.
 
 // Placement failure reasons as ECS reports them in failures[].
 const (
-	reasonAgent     = "AGENT"
-	reasonAttribute = "ATTRIBUTE"
-	reasonCPU       = "RESOURCE:CPU"
-	reasonMemory    = "RESOURCE:MEMORY"
-	reasonPorts     = "RESOURCE:PORTS"
-	reasonPortsUDP  = "RESOURCE:PORTS_UDP"
-	reasonENI       = "RESOURCE:ENI"
-	reasonMissing   = "MISSING"
-	reasonInactive  = "INACTIVE"
-	reasonDraining  = "DRAINING"
+	reasonAgent     = scheduler.ReasonAgent
+	reasonAttribute = scheduler.ReasonAttribute
+	reasonCPU       = scheduler.ReasonCPU
+	reasonMemory    = scheduler.ReasonMemory
+	reasonPorts     = scheduler.ReasonPorts
+	reasonPortsUDP  = scheduler.ReasonPortsUDP
+	reasonENI       = scheduler.ReasonENI
+	reasonMissing   = scheduler.ReasonMissing
+	reasonInactive  = scheduler.ReasonInactive
+	reasonDraining  = scheduler.ReasonDraining
 	// reasonNoInstances is ECS's message for a cluster without instances.
 	reasonNoInstances = "No Container Instances were found in your cluster."
 )
@@ -60,6 +61,13 @@ type placementInstance struct {
 	// none); UsedIPs are the addresses of its non-stopped awsvpc tasks.
 	Subnet  netip.Prefix
 	UsedIPs map[netip.Addr]bool
+	// What memberOf expressions and spread strategies read.
+	EC2InstanceID    string
+	AgentVersion     string
+	RegisteredAt     time.Time
+	CapacityProvider string
+	Groups           map[string]int // task group -> non-stopped tasks
+	RunningTasks     int
 }
 
 // placementRequest is count identical tasks to place.
@@ -71,6 +79,11 @@ type placementRequest struct {
 	// Targets, when set (StartTask), names the instance of each task
 	// (len(Targets) == Count); otherwise any instance may take any task.
 	Targets []string
+	// Group is the task group spread and distinctInstance count.
+	Group       string
+	Constraints []scheduler.Constraint
+	Strategies  []scheduler.Strategy
+	Seed        uint64
 }
 
 // assignment is where one task goes.
@@ -85,149 +98,105 @@ type placementFailure struct {
 	ARN, Reason, Detail string
 }
 
-// place assigns up to req.Count tasks first-fit in snapshot order, reserving
-// as it goes so one request never over-commits an instance. Tasks that fit
-// nowhere are left out; failures says why each instance refused (the last
-// reason per instance). snapshot is not modified.
+// place assigns up to req.Count tasks with the scheduler: by the request's
+// strategies, first fit in snapshot order when it has none (Berth's
+// deterministic stand-in for ECS's random default), reserving as it goes
+// so one request never over-commits an instance. Tasks that fit nowhere
+// are left out; failures says why each instance refused. snapshot is not
+// modified. The request's strategies and constraints must be valid
+// (checkPlacement).
 func place(snapshot []placementInstance, req placementRequest) ([]assignment, []placementFailure) {
-	insts := make([]placementInstance, len(snapshot))
+	insts := make([]scheduler.Instance, len(snapshot))
+	for i, in := range snapshot {
+		slots := -1
+		if in.Subnet.IsValid() {
+			slots = freeAddressCount(in.Subnet, in.UsedIPs, req.Count)
+		}
+		insts[i] = scheduler.Instance{
+			ID: in.ID, ARN: in.ARN, Status: in.Status, Connected: in.Connected,
+			Attributes: in.Attributes, EC2InstanceID: in.EC2InstanceID, AgentVersion: in.AgentVersion,
+			RegisteredAt: in.RegisteredAt, CapacityProvider: in.CapacityProvider,
+			CPU: in.CPU, Memory: in.Memory, UsedCPU: in.UsedCPU, UsedMemory: in.UsedMemory,
+			Ports: in.Ports, PortsUDP: in.PortsUDP, AwsvpcSlots: slots,
+			Groups: in.Groups, RunningTasks: in.RunningTasks,
+		}
+	}
+	sreq := scheduler.Request{
+		Count: req.Count, CPU: req.Need.CPU, Memory: req.Need.Memory,
+		Ports: req.Need.Ports, PortsUDP: req.Need.PortsUDP, Awsvpc: req.Awsvpc,
+		Group: req.Group, Constraints: req.Constraints, Strategies: req.Strategies,
+		Targets: req.Targets, Seed: req.Seed, InOrder: len(req.Strategies) == 0,
+	}
+	for _, a := range req.Requires {
+		sreq.Requires = append(sreq.Requires, scheduler.Attribute{Name: a.Name, Value: a.Value})
+	}
+	res, err := scheduler.NewSnapshot(insts).Place(sreq)
+	if err != nil {
+		// Validated before placement; a request that slips through places
+		// nothing rather than ignoring its rules.
+		return nil, []placementFailure{{Reason: reasonAttribute, Detail: err.Error()}}
+	}
 	byID := map[string]int{}
 	for i, in := range snapshot {
-		insts[i] = in.clone()
 		byID[in.ID] = i
 	}
-	var (
-		out      []assignment
-		reasons  = map[string]placementFailure{}
-		order    []string
-		unplaced bool
-	)
-	refuse := func(in *placementInstance, reason, detail string) {
-		if _, seen := reasons[in.ID]; !seen {
-			order = append(order, in.ID)
-		}
-		reasons[in.ID] = placementFailure{ARN: in.ARN, Reason: reason, Detail: detail}
-	}
-	for n := 0; n < req.Count; n++ {
-		if req.Targets != nil {
-			i, ok := byID[req.Targets[n]]
-			if !ok {
-				id := req.Targets[n]
-				if _, seen := reasons[id]; !seen {
-					order = append(order, id)
-				}
-				reasons[id] = placementFailure{ARN: id, Reason: reasonMissing}
-				continue
+	usedIPs := map[string]map[netip.Addr]bool{}
+	out := make([]assignment, 0, len(res.Placements))
+	for _, id := range res.Placements {
+		a := assignment{InstanceID: id}
+		if req.Awsvpc {
+			in := snapshot[byID[id]]
+			if usedIPs[id] == nil {
+				usedIPs[id] = cloneSet(in.UsedIPs)
 			}
-			in := &insts[i]
-			if reason, detail := fits(in, req); reason != "" {
-				refuse(in, reason, detail)
-				continue
-			}
-			out = append(out, in.reserve(req))
-			continue
+			ip, _ := freeAddress(in.Subnet, usedIPs[id])
+			usedIPs[id][ip] = true
+			a.IPv4 = ip
 		}
-		placed := false
-		for i := range insts {
-			in := &insts[i]
-			if in.Status == instDraining {
-				continue // draining instances take no new tasks, silently
-			}
-			if reason, detail := fits(in, req); reason != "" {
-				refuse(in, reason, detail)
-				continue
-			}
-			out = append(out, in.reserve(req))
-			placed = true
-			break
-		}
-		if !placed {
-			unplaced = true
-		}
-	}
-	if !unplaced && req.Targets == nil {
-		return out, nil
+		out = append(out, a)
 	}
 	var failures []placementFailure
-	for _, id := range order {
-		failures = append(failures, reasons[id])
+	for _, f := range res.Failures {
+		pf := placementFailure{ARN: f.ARN, Reason: f.Reason, Detail: f.Detail}
+		if f.Filter == scheduler.FilterAwsvpc {
+			pf.Detail = awsvpcSubnetAttr
+		}
+		if f.Filter == scheduler.FilterStatus || f.Filter == scheduler.FilterCPU || f.Filter == scheduler.FilterMemory ||
+			f.Filter == scheduler.FilterAgent || f.Filter == scheduler.FilterENI {
+			pf.Detail = ""
+		}
+		failures = append(failures, pf)
 	}
-	if unplaced && len(failures) == 0 {
+	if len(res.Placements) < req.Count && req.Targets == nil && len(failures) == 0 {
 		failures = append(failures, placementFailure{Reason: reasonNoInstances})
 	}
 	return out, failures
 }
 
-// fits returns "" when one more task of req fits on in, else the reason.
-func fits(in *placementInstance, req placementRequest) (reason, detail string) {
-	switch in.Status {
-	case instActive:
-	case instDraining:
-		return reasonDraining, ""
-	default:
-		return reasonInactive, ""
+// checkPlacement validates placement constraints and strategies as ECS
+// does, the task definition's constraints included.
+func checkPlacement(req placementRequest) error {
+	err := scheduler.Validate(scheduler.Request{Constraints: req.Constraints, Strategies: req.Strategies})
+	if err != nil {
+		return invalidParam("%s", err.Error())
 	}
-	if !in.Connected {
-		return reasonAgent, ""
-	}
-	for _, a := range req.Requires {
-		v, ok := in.Attributes[a.Name]
-		if !ok || (a.Value != nil && *a.Value != v) {
-			return reasonAttribute, a.Name
-		}
-	}
-	if req.Need.CPU > in.CPU-in.UsedCPU {
-		return reasonCPU, ""
-	}
-	if req.Need.Memory > in.Memory-in.UsedMemory {
-		return reasonMemory, ""
-	}
-	for _, p := range req.Need.Ports {
-		if in.Ports[p] {
-			return reasonPorts, strconv.Itoa(int(p))
-		}
-	}
-	for _, p := range req.Need.PortsUDP {
-		if in.PortsUDP[p] {
-			return reasonPortsUDP, strconv.Itoa(int(p))
-		}
-	}
-	if req.Awsvpc {
-		if !in.Subnet.IsValid() {
-			return reasonAttribute, awsvpcSubnetAttr
-		}
-		if _, ok := freeAddress(in.Subnet, in.UsedIPs); !ok {
-			return reasonENI, ""
-		}
-	}
-	return "", ""
+	return nil
 }
 
-// reserve books one task of req on in (which fits) and returns its assignment.
-func (in *placementInstance) reserve(req placementRequest) assignment {
-	a := assignment{InstanceID: in.ID}
-	in.UsedCPU += req.Need.CPU
-	in.UsedMemory += req.Need.Memory
-	for _, p := range req.Need.Ports {
-		in.Ports[p] = true
+// freeAddressCount counts up to limit free addresses of subnet (see
+// freeAddress).
+func freeAddressCount(subnet netip.Prefix, used map[netip.Addr]bool, limit int) int {
+	used = cloneSet(used)
+	n := 0
+	for n < limit {
+		ip, ok := freeAddress(subnet, used)
+		if !ok {
+			break
+		}
+		used[ip] = true
+		n++
 	}
-	for _, p := range req.Need.PortsUDP {
-		in.PortsUDP[p] = true
-	}
-	if req.Awsvpc {
-		ip, _ := freeAddress(in.Subnet, in.UsedIPs)
-		in.UsedIPs[ip] = true
-		a.IPv4 = ip
-	}
-	return a
-}
-
-func (in placementInstance) clone() placementInstance {
-	out := in
-	out.Ports = cloneSet(in.Ports)
-	out.PortsUDP = cloneSet(in.PortsUDP)
-	out.UsedIPs = cloneSet(in.UsedIPs)
-	return out
+	return n
 }
 
 func cloneSet[K comparable](m map[K]bool) map[K]bool {

@@ -7,8 +7,10 @@ import (
 	"net/netip"
 	"slices"
 	"strconv"
+	"time"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/cql"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -124,6 +126,42 @@ func (s *Server) usageOf(cluster string, r reservationRecord) usage {
 		}
 	}
 	return u
+}
+
+// taskGroupsOf counts the non-stopped tasks of r by task group, for
+// spread and distinctInstance.
+func (s *Server) taskGroupsOf(cluster string, r reservationRecord) map[string]int {
+	groups := map[string]int{}
+	for id := range r.Tasks {
+		if st, ok := s.cachedStatus(cluster, id); ok && st.LastStatus == taskStopped {
+			continue
+		}
+		if spec, ok := s.cachedSpec(cluster, id); ok && spec.DesiredState != taskStopped {
+			groups[spec.Group]++
+		}
+	}
+	return groups
+}
+
+// cqlView is a container instance as the Cluster Query Language sees it,
+// from the cache.
+func (s *Server) cqlView(cluster string, rec instanceRecord, now time.Time) *cql.Static {
+	r := s.cachedReservations(cluster, rec.ID)
+	conn, has := s.agentConn(cluster, rec.ID)
+	v := &cql.Static{
+		Attributes: map[string]string{}, EC2ID: rec.EC2InstanceID, Connected: has && conn.live(now),
+		Registered: rec.RegisteredAt, RunningTasks: s.usageOf(cluster, r).running,
+	}
+	if rec.VersionInfo != nil {
+		v.Version = deref(rec.VersionInfo.AgentVersion)
+	}
+	for _, a := range s.cachedAttributes(cluster, rec.ID) {
+		v.Attributes[a.Name] = a.Value
+	}
+	for g := range s.taskGroupsOf(cluster, r) {
+		v.Groups = append(v.Groups, g)
+	}
+	return v
 }
 
 // instanceUsage reads an instance's usage from the cache.
@@ -273,6 +311,13 @@ func (s *Server) readPlacementState(ctx context.Context, cluster string) (placem
 			Ports:    resourcePorts(rec.Registered, "PORTS"),
 			PortsUDP: resourcePorts(rec.Registered, "PORTS_UDP"),
 			UsedIPs:  map[netip.Addr]bool{},
+
+			EC2InstanceID: rec.EC2InstanceID, RegisteredAt: rec.RegisteredAt,
+			CapacityProvider: rec.CapacityProvider, RunningTasks: u.running,
+			Groups: s.taskGroupsOf(cluster, r),
+		}
+		if rec.VersionInfo != nil {
+			pi.AgentVersion = deref(rec.VersionInfo.AgentVersion)
 		}
 		for _, p := range u.used.Ports {
 			pi.Ports[p] = true

@@ -2,9 +2,11 @@ package ecs
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/scheduler"
 )
 
 func inst(id string, cpu, mem int64) placementInstance {
@@ -213,5 +215,45 @@ func TestFreeAddress(t *testing.T) {
 	}
 	if m := macFor(netip.MustParseAddr("172.30.5.2")); m != "02:42:ac:1e:05:02" {
 		t.Fatalf("mac %s", m)
+	}
+}
+
+func TestPlaceStrategiesAndConstraints(t *testing.T) {
+	t.Parallel()
+	mk := func(id, az, typ string) placementInstance {
+		return placementInstance{ID: id, ARN: "arn:" + id, Status: instActive, Connected: true, CPU: 4096, Memory: 4096,
+			Attributes: map[string]string{availabilityZoneAttr: az, "ecs.instance-type": typ},
+			Ports:      map[int32]bool{}, PortsUDP: map[int32]bool{}, UsedIPs: map[netip.Addr]bool{}}
+	}
+	snap := []placementInstance{mk("a", "z1", "t3.small"), mk("b", "z1", "m5.large"), mk("c", "z2", "m5.large"), mk("d", "z3", "g4dn.xlarge")}
+	snap[1].Groups = map[string]int{"service:web": 1}
+	req := placementRequest{Count: 4, Need: resources{Memory: 100}, Group: "service:web",
+		Constraints: []scheduler.Constraint{{Type: "memberOf", Expression: "attribute:ecs.instance-type != g4dn.xlarge"}, {Type: "distinctInstance"}},
+		Strategies:  []scheduler.Strategy{{Type: "spread", Field: "attribute:" + availabilityZoneAttr}}}
+	if err := checkPlacement(req); err != nil {
+		t.Fatal(err)
+	}
+	got, fails := place(snap, req)
+	var ids []string
+	for _, a := range got {
+		ids = append(ids, a.InstanceID)
+	}
+	// z2 first (z1 has a web task), then a (b has one): d is not a member,
+	// so the last two tasks fit nowhere.
+	if strings.Join(ids, ",") != "c,a" {
+		t.Errorf("placed on %v, want c,a", ids)
+	}
+	var reasons []string
+	for _, f := range fails {
+		reasons = append(reasons, f.ARN+" "+f.Reason)
+	}
+	want := "arn:a " + scheduler.ReasonDistinctInstance + ";arn:b " + scheduler.ReasonDistinctInstance + ";arn:c " + scheduler.ReasonDistinctInstance + ";arn:d " + scheduler.ReasonMemberOf
+	if strings.Join(reasons, ";") != want {
+		t.Errorf("failures %v, want %v", reasons, want)
+	}
+	bad := req
+	bad.Constraints = []scheduler.Constraint{{Type: "memberOf", Expression: "attribute:x =="}}
+	if err := checkPlacement(bad); err == nil || !strings.Contains(err.Error(), "expected value at position 15") {
+		t.Errorf("checkPlacement = %v", err)
 	}
 }

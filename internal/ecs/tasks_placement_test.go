@@ -93,7 +93,8 @@ func TestRunTaskPlacementFailures(t *testing.T) {
 		"unknown overide": {TaskDefinition: aws.String("web"), Overrides: &types.TaskOverride{ContainerOverrides: []types.ContainerOverride{{Name: aws.String("nope")}}}},
 		"awsvpc config on bridge": {TaskDefinition: aws.String("web"), NetworkConfiguration: &types.NetworkConfiguration{
 			AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-1"}}}},
-		"strategy": {TaskDefinition: aws.String("web"), PlacementStrategy: []types.PlacementStrategy{{Type: types.PlacementStrategyTypeBinpack, Field: aws.String("memory")}}},
+		"strategy":   {TaskDefinition: aws.String("web"), PlacementStrategy: []types.PlacementStrategy{{Type: types.PlacementStrategyTypeBinpack, Field: aws.String("disk")}}},
+		"constraint": {TaskDefinition: aws.String("web"), PlacementConstraints: []types.PlacementConstraint{{Type: types.PlacementConstraintTypeMemberOf, Expression: aws.String("attribute:ecs.os-type ==")}}},
 	} {
 		in.Cluster = aws.String("pf")
 		if _, err := c.RunTask(ctx, in); errCode(t, err) != "InvalidParameterException" {

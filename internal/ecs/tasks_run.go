@@ -16,6 +16,7 @@ import (
 	"github.com/berth-dev/berth/internal/agentproto"
 	"github.com/berth-dev/berth/internal/awsapi"
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/scheduler"
 	"github.com/berth-dev/berth/internal/store"
 	"github.com/berth-dev/berth/internal/taskdef"
 )
@@ -80,9 +81,6 @@ func (s *Server) RunTask(ctx context.Context, in *ecsapi.RunTaskRequest) (*ecsap
 	if len(in.CapacityProviderStrategy) > 0 {
 		return nil, invalidParam("capacityProviderStrategy is not supported by Berth yet; use launchType EC2 (the default).")
 	}
-	if len(in.PlacementConstraints) > 0 || len(in.PlacementStrategy) > 0 {
-		return nil, invalidParam("placementConstraints and placementStrategy are not supported by Berth yet (tasks are placed first-fit).")
-	}
 	if in.PlatformVersion != nil {
 		return nil, invalidParam("platformVersion is only supported for the FARGATE launch type.")
 	}
@@ -99,6 +97,16 @@ func (s *Server) RunTask(ctx context.Context, in *ecsapi.RunTaskRequest) (*ecsap
 		return nil, err
 	}
 	plan.req.Count = count
+	for _, pc := range in.PlacementConstraints {
+		plan.req.Constraints = append(plan.req.Constraints, scheduler.Constraint{Type: string(deref(pc.Type)), Expression: deref(pc.Expression)})
+	}
+	for _, ps := range in.PlacementStrategy {
+		plan.req.Strategies = append(plan.req.Strategies, scheduler.Strategy{Type: string(deref(ps.Type)), Field: deref(ps.Field)})
+	}
+	if err := checkPlacement(plan.req); err != nil {
+		return nil, err
+	}
+	plan.req.Seed = uint64(s.now().UnixNano())
 	var hash string
 	if token != "" {
 		req := *in
@@ -177,8 +185,11 @@ func (s *Server) prepareLaunch(cluster string, in launchInput) (launchPlan, erro
 	if len(def.Compatibilities) > 0 && !slices.Contains(def.Compatibilities, ecsapi.CompatibilityEc2) {
 		return launchPlan{}, invalidParam("Task definition %s does not support launch_type EC2.", deref(def.TaskDefinitionArn))
 	}
-	if len(def.PlacementConstraints) > 0 {
-		return launchPlan{}, invalidParam("Task definition %s has placementConstraints (memberOf), which Berth does not support yet.", deref(def.TaskDefinitionArn))
+	// The definition's memberOf constraints apply to every launch; they
+	// count toward the limit of 10 with the request's.
+	var constraints []scheduler.Constraint
+	for _, pc := range def.PlacementConstraints {
+		constraints = append(constraints, scheduler.Constraint{Type: string(deref(pc.Type)), Expression: deref(pc.Expression)})
 	}
 	if err := validateOverrides(def, in.Overrides); err != nil {
 		return launchPlan{}, err
@@ -252,7 +263,7 @@ func (s *Server) prepareLaunch(cluster string, in launchInput) (launchPlan, erro
 		CPU: cpu, Memory: mem, Reserved: need, DesiredState: taskRunning, Version: 1,
 	}
 	return launchPlan{spec: spec, tags: tags, subnetID: subnetID,
-		req: placementRequest{Need: need, Requires: def.RequiresAttributes, Awsvpc: awsvpc}}, nil
+		req: placementRequest{Need: need, Requires: def.RequiresAttributes, Awsvpc: awsvpc, Group: group, Constraints: constraints}}, nil
 }
 
 // validateOverrides checks the overrides against the definition.

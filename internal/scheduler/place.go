@@ -282,6 +282,9 @@ func (r *run) entry(i int) entry {
 // rank is the seeded tie-break: a permutation of the instances that
 // depends on the request's seed and the instance's ID only.
 func (r *run) rank(i int) uint64 {
+	if r.req.InOrder {
+		return uint64(i)
+	}
 	x := r.s.idHash[i] ^ r.req.Seed
 	x ^= x >> 30
 	x *= 0xbf58476d1ce4e5b9

@@ -144,3 +144,12 @@ func TestIndexedMatchesLinear(t *testing.T) {
 		}
 	}
 }
+
+func TestInOrderIsFirstFit(t *testing.T) {
+	t.Parallel()
+	s := NewSnapshot(cluster(3, nil))
+	res := mustPlace(t, s, Request{Count: 5, CPU: 1500, InOrder: true})
+	if want := []string{"i0000", "i0000", "i0001", "i0001", "i0002"}; !slices.Equal(res.Placements, want) {
+		t.Errorf("placements = %v, want %v", res.Placements, want)
+	}
+}

@@ -80,6 +80,9 @@ type Request struct {
 	// Seed makes the random choices (tie-breaks, the random strategy)
 	// replayable.
 	Seed uint64
+	// InOrder breaks the remaining ties by snapshot order instead of the
+	// seeded permutation: first fit when there are no strategies.
+	InOrder bool
 }
 
 // Filter names a step of the pipeline that rejects instances.
