@@ -81,7 +81,8 @@ func (d *dockerCLI) testImage(ref string, size int) *images.Image {
 	if err := images.WriteDockerArchive(&buf, im); err != nil {
 		d.t.Fatal(err)
 	}
-	d.removeLater(ref)
+	// By id too: a tag moved away leaves the image under its digest only.
+	d.removeLater(ref, im.ID())
 	if out, err := d.tryInput(buf.Bytes(), "load"); err != nil {
 		d.t.Fatalf("docker load: %v\n%s", err, out)
 	}
