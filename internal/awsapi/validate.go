@@ -162,12 +162,6 @@ func Key[K ~string](path string, k K) string {
 	return path + "." + string(k)
 }
 
-// IsZero reports whether a required member held by value (a structure or a
-// timestamp) was left unset, i.e. is the zero value.
-func IsZero(v any) bool {
-	return v == nil || reflect.ValueOf(v).IsZero()
-}
-
 // StringElems checks each element of a list of strings (or string enums)
 // against r; like Coral, failures are reported once for the whole list:
 // "Member must satisfy constraint: [...]".

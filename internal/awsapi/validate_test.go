@@ -93,9 +93,10 @@ func TestValidateECS(t *testing.T) {
 				"Value null at 'containerDefinitions.2.member.secrets.1.member.valueFrom' failed to satisfy constraint: Member must not be null; " +
 				"Value 'READY' at 'containerDefinitions.2.member.dependsOn.1.member.condition' failed to satisfy constraint: Member must satisfy enum value set: [START, COMPLETE, SUCCESS, HEALTHY]; " +
 				"Value '[EC2, EC4]' at 'requiresCompatibilities' failed to satisfy constraint: Member must satisfy constraint: [Member must satisfy enum value set: " + launchTypes + "]"},
-		{name: "required structure held by value", in: &ecs.UpdateTaskSetRequest{Cluster: "c", Service: "s", TaskSet: "t"},
+		{name: "required structure missing", in: &ecs.UpdateTaskSetRequest{Cluster: "c", Service: "s", TaskSet: "t"},
 			want: "1 validation error detected: Value null at 'scale' failed to satisfy constraint: Member must not be null"},
-		{name: "required structure present", in: &ecs.UpdateTaskSetRequest{Cluster: "c", Service: "s", TaskSet: "t", Scale: ecs.Scale{Value: ptr(50.0)}}},
+		{name: "required structure present", in: &ecs.UpdateTaskSetRequest{Cluster: "c", Service: "s", TaskSet: "t", Scale: &ecs.Scale{Value: ptr(50.0)}}},
+		{name: "required structure present but empty", in: &ecs.UpdateTaskSetRequest{Cluster: "c", Service: "s", TaskSet: "t", Scale: &ecs.Scale{}}},
 		{name: "double bounds", in: &ecs.DaemonDeploymentConfiguration{DrainPercent: ptr(100.5)},
 			want: "1 validation error detected: Value '100.5' at 'drainPercent' failed to satisfy constraint: Member must have value less than or equal to 100.0"},
 		{name: "NaN violates bounds", in: &ecs.DaemonDeploymentConfiguration{DrainPercent: ptr(math.NaN())},

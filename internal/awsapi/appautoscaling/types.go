@@ -211,7 +211,7 @@ type LoadForecast struct {
 	// Required.
 	Values_ []float64 `json:"Values"`
 	// Required.
-	MetricSpecification PredictiveScalingMetricSpecification `json:"MetricSpecification"`
+	MetricSpecification *PredictiveScalingMetricSpecification `json:"MetricSpecification"`
 }
 
 // MetricDimension is the MetricDimension structure.
@@ -289,7 +289,7 @@ type PredictiveScalingMetricSpecification struct {
 // PredictiveScalingMetricStat is the PredictiveScalingMetricStat structure.
 type PredictiveScalingMetricStat struct {
 	// Required.
-	Metric PredictiveScalingMetric `json:"Metric"`
+	Metric *PredictiveScalingMetric `json:"Metric"`
 	// Required.
 	Stat string  `json:"Stat"`
 	Unit *string `json:"Unit,omitempty"`
@@ -554,7 +554,7 @@ type TargetTrackingMetricDimension struct {
 // TargetTrackingMetricStat is the TargetTrackingMetricStat structure.
 type TargetTrackingMetricStat struct {
 	// Required.
-	Metric TargetTrackingMetric `json:"Metric"`
+	Metric *TargetTrackingMetric `json:"Metric"`
 	// Required.
 	Stat string  `json:"Stat"`
 	Unit *string `json:"Unit,omitempty"`

@@ -494,7 +494,7 @@ func (s *PredictiveScalingMetricStat) Validate() error {
 }
 
 func (s *PredictiveScalingMetricStat) validate(v *awsapi.Validator, p string) {
-	if awsapi.IsZero(s.Metric) {
+	if s.Metric == nil {
 		v.Missing(awsapi.Join(p, "Metric"))
 	} else {
 		s.Metric.validate(v, awsapi.Join(p, "Metric"))
@@ -903,7 +903,7 @@ func (s *TargetTrackingMetricStat) Validate() error {
 }
 
 func (s *TargetTrackingMetricStat) validate(v *awsapi.Validator, p string) {
-	if awsapi.IsZero(s.Metric) {
+	if s.Metric == nil {
 		v.Missing(awsapi.Join(p, "Metric"))
 	} else {
 		s.Metric.validate(v, awsapi.Join(p, "Metric"))

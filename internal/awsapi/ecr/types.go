@@ -311,8 +311,8 @@ type DescribeImageReplicationStatusRequest struct {
 	// Required.
 	RepositoryName string `json:"repositoryName"`
 	// Required.
-	ImageId    ImageIdentifier `json:"imageId"`
-	RegistryId *string         `json:"registryId,omitempty"`
+	ImageId    *ImageIdentifier `json:"imageId"`
+	RegistryId *string          `json:"registryId,omitempty"`
 }
 
 // DescribeImageReplicationStatusResponse is the DescribeImageReplicationStatusResponse structure.
@@ -328,9 +328,9 @@ type DescribeImageScanFindingsRequest struct {
 	// Required.
 	RepositoryName string `json:"repositoryName"`
 	// Required.
-	ImageId    ImageIdentifier `json:"imageId"`
-	NextToken  *string         `json:"nextToken,omitempty"`
-	MaxResults *int32          `json:"maxResults,omitempty"`
+	ImageId    *ImageIdentifier `json:"imageId"`
+	NextToken  *string          `json:"nextToken,omitempty"`
+	MaxResults *int32           `json:"maxResults,omitempty"`
 }
 
 // DescribeImageScanFindingsResponse is the DescribeImageScanFindingsResponse structure.
@@ -348,8 +348,8 @@ type DescribeImageSigningStatusRequest struct {
 	// Required.
 	RepositoryName string `json:"repositoryName"`
 	// Required.
-	ImageId    ImageIdentifier `json:"imageId"`
-	RegistryId *string         `json:"registryId,omitempty"`
+	ImageId    *ImageIdentifier `json:"imageId"`
+	RegistryId *string          `json:"registryId,omitempty"`
 }
 
 // DescribeImageSigningStatusResponse is the DescribeImageSigningStatusResponse structure.
@@ -885,7 +885,7 @@ type ListImageReferrersRequest struct {
 	// Required.
 	RepositoryName string `json:"repositoryName"`
 	// Required.
-	SubjectId  SubjectIdentifier         `json:"subjectId"`
+	SubjectId  *SubjectIdentifier        `json:"subjectId"`
 	Filter     *ListImageReferrersFilter `json:"filter,omitempty"`
 	NextToken  *string                   `json:"nextToken,omitempty"`
 	MaxResults *int32                    `json:"maxResults,omitempty"`
@@ -1016,7 +1016,7 @@ type PutImageScanningConfigurationRequest struct {
 	// Required.
 	RepositoryName string `json:"repositoryName"`
 	// Required.
-	ImageScanningConfiguration ImageScanningConfiguration `json:"imageScanningConfiguration"`
+	ImageScanningConfiguration *ImageScanningConfiguration `json:"imageScanningConfiguration"`
 }
 
 // PutImageScanningConfigurationResponse is the PutImageScanningConfigurationResponse structure.
@@ -1086,7 +1086,7 @@ type PutRegistryScanningConfigurationResponse struct {
 // PutReplicationConfigurationRequest is the PutReplicationConfigurationRequest structure.
 type PutReplicationConfigurationRequest struct {
 	// Required.
-	ReplicationConfiguration ReplicationConfiguration `json:"replicationConfiguration"`
+	ReplicationConfiguration *ReplicationConfiguration `json:"replicationConfiguration"`
 }
 
 // PutReplicationConfigurationResponse is the PutReplicationConfigurationResponse structure.
@@ -1097,7 +1097,7 @@ type PutReplicationConfigurationResponse struct {
 // PutSigningConfigurationRequest is the PutSigningConfigurationRequest structure.
 type PutSigningConfigurationRequest struct {
 	// Required.
-	SigningConfiguration SigningConfiguration `json:"signingConfiguration"`
+	SigningConfiguration *SigningConfiguration `json:"signingConfiguration"`
 }
 
 // PutSigningConfigurationResponse is the PutSigningConfigurationResponse structure.
@@ -1336,7 +1336,7 @@ type StartImageScanRequest struct {
 	// Required.
 	RepositoryName string `json:"repositoryName"`
 	// Required.
-	ImageId ImageIdentifier `json:"imageId"`
+	ImageId *ImageIdentifier `json:"imageId"`
 }
 
 // StartImageScanResponse is the StartImageScanResponse structure.
@@ -1463,7 +1463,7 @@ type UpdateImageStorageClassRequest struct {
 	// Required.
 	RepositoryName string `json:"repositoryName"`
 	// Required.
-	ImageId ImageIdentifier `json:"imageId"`
+	ImageId *ImageIdentifier `json:"imageId"`
 	// Required.
 	TargetStorageClass TargetStorageClass `json:"targetStorageClass"`
 }

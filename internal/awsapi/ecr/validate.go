@@ -448,7 +448,7 @@ func (s *DescribeImageReplicationStatusRequest) validate(v *awsapi.Validator, p 
 	} else {
 		v.String(awsapi.Join(p, "repositoryName"), s.RepositoryName, &ruleRepositoryName)
 	}
-	if awsapi.IsZero(s.ImageId) {
+	if s.ImageId == nil {
 		v.Missing(awsapi.Join(p, "imageId"))
 	} else {
 		s.ImageId.validate(v, awsapi.Join(p, "imageId"))
@@ -478,7 +478,7 @@ func (s *DescribeImageScanFindingsRequest) validate(v *awsapi.Validator, p strin
 	} else {
 		v.String(awsapi.Join(p, "repositoryName"), s.RepositoryName, &ruleRepositoryName)
 	}
-	if awsapi.IsZero(s.ImageId) {
+	if s.ImageId == nil {
 		v.Missing(awsapi.Join(p, "imageId"))
 	} else {
 		s.ImageId.validate(v, awsapi.Join(p, "imageId"))
@@ -505,7 +505,7 @@ func (s *DescribeImageSigningStatusRequest) validate(v *awsapi.Validator, p stri
 	} else {
 		v.String(awsapi.Join(p, "repositoryName"), s.RepositoryName, &ruleRepositoryName)
 	}
-	if awsapi.IsZero(s.ImageId) {
+	if s.ImageId == nil {
 		v.Missing(awsapi.Join(p, "imageId"))
 	} else {
 		s.ImageId.validate(v, awsapi.Join(p, "imageId"))
@@ -1009,7 +1009,7 @@ func (s *ListImageReferrersRequest) validate(v *awsapi.Validator, p string) {
 	} else {
 		v.String(awsapi.Join(p, "repositoryName"), s.RepositoryName, &ruleRepositoryName)
 	}
-	if awsapi.IsZero(s.SubjectId) {
+	if s.SubjectId == nil {
 		v.Missing(awsapi.Join(p, "subjectId"))
 	} else {
 		s.SubjectId.validate(v, awsapi.Join(p, "subjectId"))
@@ -1176,7 +1176,7 @@ func (s *PutImageScanningConfigurationRequest) validate(v *awsapi.Validator, p s
 	} else {
 		v.String(awsapi.Join(p, "repositoryName"), s.RepositoryName, &ruleRepositoryName)
 	}
-	if awsapi.IsZero(s.ImageScanningConfiguration) {
+	if s.ImageScanningConfiguration == nil {
 		v.Missing(awsapi.Join(p, "imageScanningConfiguration"))
 	}
 }
@@ -1295,7 +1295,7 @@ func (s *PutReplicationConfigurationRequest) Validate() error {
 }
 
 func (s *PutReplicationConfigurationRequest) validate(v *awsapi.Validator, p string) {
-	if awsapi.IsZero(s.ReplicationConfiguration) {
+	if s.ReplicationConfiguration == nil {
 		v.Missing(awsapi.Join(p, "replicationConfiguration"))
 	} else {
 		s.ReplicationConfiguration.validate(v, awsapi.Join(p, "replicationConfiguration"))
@@ -1314,7 +1314,7 @@ func (s *PutSigningConfigurationRequest) Validate() error {
 }
 
 func (s *PutSigningConfigurationRequest) validate(v *awsapi.Validator, p string) {
-	if awsapi.IsZero(s.SigningConfiguration) {
+	if s.SigningConfiguration == nil {
 		v.Missing(awsapi.Join(p, "signingConfiguration"))
 	} else {
 		s.SigningConfiguration.validate(v, awsapi.Join(p, "signingConfiguration"))
@@ -1607,7 +1607,7 @@ func (s *StartImageScanRequest) validate(v *awsapi.Validator, p string) {
 	} else {
 		v.String(awsapi.Join(p, "repositoryName"), s.RepositoryName, &ruleRepositoryName)
 	}
-	if awsapi.IsZero(s.ImageId) {
+	if s.ImageId == nil {
 		v.Missing(awsapi.Join(p, "imageId"))
 	} else {
 		s.ImageId.validate(v, awsapi.Join(p, "imageId"))
@@ -1740,7 +1740,7 @@ func (s *UpdateImageStorageClassRequest) validate(v *awsapi.Validator, p string)
 	} else {
 		v.String(awsapi.Join(p, "repositoryName"), s.RepositoryName, &ruleRepositoryName)
 	}
-	if awsapi.IsZero(s.ImageId) {
+	if s.ImageId == nil {
 		v.Missing(awsapi.Join(p, "imageId"))
 	} else {
 		s.ImageId.validate(v, awsapi.Join(p, "imageId"))

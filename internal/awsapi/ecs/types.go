@@ -459,7 +459,7 @@ type CreateManagedInstancesProviderConfiguration struct {
 	// Required.
 	InfrastructureRoleArn string `json:"infrastructureRoleArn"`
 	// Required.
-	InstanceLaunchTemplate     InstanceLaunchTemplate      `json:"instanceLaunchTemplate"`
+	InstanceLaunchTemplate     *InstanceLaunchTemplate     `json:"instanceLaunchTemplate"`
 	PropagateTags              *PropagateMITags            `json:"propagateTags,omitempty"`
 	InfrastructureOptimization *InfrastructureOptimization `json:"infrastructureOptimization,omitempty"`
 	AutoRepairConfiguration    *AutoRepairConfiguration    `json:"autoRepairConfiguration,omitempty"`
@@ -1386,7 +1386,7 @@ type FSxWindowsFileServerVolumeConfiguration struct {
 	// Required.
 	RootDirectory string `json:"rootDirectory"`
 	// Required.
-	AuthorizationConfig FSxWindowsFileServerAuthorizationConfig `json:"authorizationConfig"`
+	AuthorizationConfig *FSxWindowsFileServerAuthorizationConfig `json:"authorizationConfig"`
 }
 
 // Failure is the Failure structure.
@@ -1487,7 +1487,7 @@ type InstanceLaunchTemplate struct {
 	// Required.
 	Ec2InstanceProfileArn string `json:"ec2InstanceProfileArn"`
 	// Required.
-	NetworkConfiguration            ManagedInstancesNetworkConfiguration       `json:"networkConfiguration"`
+	NetworkConfiguration            *ManagedInstancesNetworkConfiguration      `json:"networkConfiguration"`
 	StorageConfiguration            *ManagedInstancesStorageConfiguration      `json:"storageConfiguration,omitempty"`
 	LocalStorageConfiguration       *ManagedInstancesLocalStorageConfiguration `json:"localStorageConfiguration,omitempty"`
 	Monitoring                      *ManagedInstancesMonitoringOptions         `json:"monitoring,omitempty"`
@@ -1513,9 +1513,9 @@ type InstanceLaunchTemplateUpdate struct {
 // InstanceRequirementsRequest is the InstanceRequirementsRequest structure.
 type InstanceRequirementsRequest struct {
 	// Required.
-	VCpuCount VCpuCountRangeRequest `json:"vCpuCount"`
+	VCpuCount *VCpuCountRangeRequest `json:"vCpuCount"`
 	// Required.
-	MemoryMiB                                      MemoryMiBRequest                  `json:"memoryMiB"`
+	MemoryMiB                                      *MemoryMiBRequest                 `json:"memoryMiB"`
 	CpuManufacturers                               []CpuManufacturer                 `json:"cpuManufacturers,omitzero"`
 	MemoryGiBPerVCpu                               *MemoryGiBPerVCpuRequest          `json:"memoryGiBPerVCpu,omitempty"`
 	ExcludedInstanceTypes                          []string                          `json:"excludedInstanceTypes,omitzero"`
@@ -2487,7 +2487,7 @@ type ServiceConnectTestTrafficHeaderRules struct {
 // ServiceConnectTestTrafficRules is the ServiceConnectTestTrafficRules structure.
 type ServiceConnectTestTrafficRules struct {
 	// Required.
-	Header ServiceConnectTestTrafficHeaderRules `json:"header"`
+	Header *ServiceConnectTestTrafficHeaderRules `json:"header"`
 }
 
 // ServiceConnectTlsCertificateAuthority is the ServiceConnectTlsCertificateAuthority structure.
@@ -2498,9 +2498,9 @@ type ServiceConnectTlsCertificateAuthority struct {
 // ServiceConnectTlsConfiguration is the ServiceConnectTlsConfiguration structure.
 type ServiceConnectTlsConfiguration struct {
 	// Required.
-	IssuerCertificateAuthority ServiceConnectTlsCertificateAuthority `json:"issuerCertificateAuthority"`
-	KmsKey                     *string                               `json:"kmsKey,omitempty"`
-	RoleArn                    *string                               `json:"roleArn,omitempty"`
+	IssuerCertificateAuthority *ServiceConnectTlsCertificateAuthority `json:"issuerCertificateAuthority"`
+	KmsKey                     *string                                `json:"kmsKey,omitempty"`
+	RoleArn                    *string                                `json:"roleArn,omitempty"`
 }
 
 // ServiceCurrentRevisionSummary is the ServiceCurrentRevisionSummary structure.

@@ -144,10 +144,10 @@ type UpdateManagedInstancesProviderConfiguration struct {
 	// Required.
 	InfrastructureRoleArn string `json:"infrastructureRoleArn"`
 	// Required.
-	InstanceLaunchTemplate     InstanceLaunchTemplateUpdate `json:"instanceLaunchTemplate"`
-	PropagateTags              *PropagateMITags             `json:"propagateTags,omitempty"`
-	InfrastructureOptimization *InfrastructureOptimization  `json:"infrastructureOptimization,omitempty"`
-	AutoRepairConfiguration    *AutoRepairConfiguration     `json:"autoRepairConfiguration,omitempty"`
+	InstanceLaunchTemplate     *InstanceLaunchTemplateUpdate `json:"instanceLaunchTemplate"`
+	PropagateTags              *PropagateMITags              `json:"propagateTags,omitempty"`
+	InfrastructureOptimization *InfrastructureOptimization   `json:"infrastructureOptimization,omitempty"`
+	AutoRepairConfiguration    *AutoRepairConfiguration      `json:"autoRepairConfiguration,omitempty"`
 }
 
 // UpdateServicePrimaryTaskSetRequest is the UpdateServicePrimaryTaskSetRequest structure.
@@ -224,7 +224,7 @@ type UpdateTaskSetRequest struct {
 	// Required.
 	TaskSet string `json:"taskSet"`
 	// Required.
-	Scale Scale `json:"scale"`
+	Scale *Scale `json:"scale"`
 }
 
 // UpdateTaskSetResponse is the UpdateTaskSetResponse structure.

@@ -600,7 +600,7 @@ func (s *CreateManagedInstancesProviderConfiguration) validate(v *awsapi.Validat
 	if s.InfrastructureRoleArn == "" {
 		v.Missing(awsapi.Join(p, "infrastructureRoleArn"))
 	}
-	if awsapi.IsZero(s.InstanceLaunchTemplate) {
+	if s.InstanceLaunchTemplate == nil {
 		v.Missing(awsapi.Join(p, "instanceLaunchTemplate"))
 	} else {
 		s.InstanceLaunchTemplate.validate(v, awsapi.Join(p, "instanceLaunchTemplate"))
@@ -1791,7 +1791,7 @@ func (s *FSxWindowsFileServerVolumeConfiguration) validate(v *awsapi.Validator, 
 	if s.RootDirectory == "" {
 		v.Missing(awsapi.Join(p, "rootDirectory"))
 	}
-	if awsapi.IsZero(s.AuthorizationConfig) {
+	if s.AuthorizationConfig == nil {
 		v.Missing(awsapi.Join(p, "authorizationConfig"))
 	} else {
 		s.AuthorizationConfig.validate(v, awsapi.Join(p, "authorizationConfig"))
@@ -1945,7 +1945,7 @@ func (s *InstanceLaunchTemplate) validate(v *awsapi.Validator, p string) {
 	if s.Ec2InstanceProfileArn == "" {
 		v.Missing(awsapi.Join(p, "ec2InstanceProfileArn"))
 	}
-	if awsapi.IsZero(s.NetworkConfiguration) {
+	if s.NetworkConfiguration == nil {
 		v.Missing(awsapi.Join(p, "networkConfiguration"))
 	}
 	if s.StorageConfiguration != nil {
@@ -2003,10 +2003,10 @@ func (s *InstanceRequirementsRequest) Validate() error {
 }
 
 func (s *InstanceRequirementsRequest) validate(v *awsapi.Validator, p string) {
-	if awsapi.IsZero(s.VCpuCount) {
+	if s.VCpuCount == nil {
 		v.Missing(awsapi.Join(p, "vCpuCount"))
 	}
-	if awsapi.IsZero(s.MemoryMiB) {
+	if s.MemoryMiB == nil {
 		v.Missing(awsapi.Join(p, "memoryMiB"))
 	}
 	if s.CpuManufacturers != nil {

@@ -302,7 +302,7 @@ func (s *ServiceConnectTestTrafficRules) Validate() error {
 }
 
 func (s *ServiceConnectTestTrafficRules) validate(v *awsapi.Validator, p string) {
-	if awsapi.IsZero(s.Header) {
+	if s.Header == nil {
 		v.Missing(awsapi.Join(p, "header"))
 	} else {
 		s.Header.validate(v, awsapi.Join(p, "header"))
@@ -334,7 +334,7 @@ func (s *ServiceConnectTlsConfiguration) Validate() error {
 }
 
 func (s *ServiceConnectTlsConfiguration) validate(v *awsapi.Validator, p string) {
-	if awsapi.IsZero(s.IssuerCertificateAuthority) {
+	if s.IssuerCertificateAuthority == nil {
 		v.Missing(awsapi.Join(p, "issuerCertificateAuthority"))
 	}
 }
@@ -986,7 +986,7 @@ func (s *UpdateManagedInstancesProviderConfiguration) validate(v *awsapi.Validat
 	if s.InfrastructureRoleArn == "" {
 		v.Missing(awsapi.Join(p, "infrastructureRoleArn"))
 	}
-	if awsapi.IsZero(s.InstanceLaunchTemplate) {
+	if s.InstanceLaunchTemplate == nil {
 		v.Missing(awsapi.Join(p, "instanceLaunchTemplate"))
 	} else {
 		s.InstanceLaunchTemplate.validate(v, awsapi.Join(p, "instanceLaunchTemplate"))
@@ -1126,7 +1126,7 @@ func (s *UpdateTaskSetRequest) validate(v *awsapi.Validator, p string) {
 	if s.TaskSet == "" {
 		v.Missing(awsapi.Join(p, "taskSet"))
 	}
-	if awsapi.IsZero(s.Scale) {
+	if s.Scale == nil {
 		v.Missing(awsapi.Join(p, "scale"))
 	} else {
 		s.Scale.validate(v, awsapi.Join(p, "scale"))

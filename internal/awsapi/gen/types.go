@@ -83,7 +83,9 @@ func (g *generator) structDecl(s *Shape) string {
 			}
 			fmt.Fprintf(&b, "\t// Deprecated: %s\n", oneLine(msg))
 		}
-		typ := g.goType(m.Shape, !required)
+		// A required structure is a pointer too: an empty object is a valid
+		// value, so only nil can mean "missing".
+		typ := g.goType(m.Shape, !required || (target.Type == "structure" && !target.Document))
 		fmt.Fprintf(&b, "\t%s %s `json:\"%s%s\"`\n", names[i], typ, m.WireName(), g.omit(m.Shape, required))
 	}
 	b.WriteString("}\n\n")

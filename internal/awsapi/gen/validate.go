@@ -257,14 +257,8 @@ func (g *generator) requiredCheck(b *strings.Builder, t *Shape, field, pth, body
 	switch t.Type {
 	case "string":
 		missing = field + ` == ""`
-	case "list", "map", "blob":
+	case "list", "map", "blob", "structure":
 		missing = field + " == nil"
-	case "structure":
-		if t.Document {
-			missing = field + " == nil"
-		} else {
-			missing = "awsapi.IsZero(" + field + ")"
-		}
 	case "timestamp":
 		missing = field + ".IsZero()"
 	default: // numbers and booleans: always present

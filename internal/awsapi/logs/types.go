@@ -101,7 +101,7 @@ type AssociateSourceToS3TableIntegrationRequest struct {
 	// Required.
 	IntegrationArn string `json:"integrationArn"`
 	// Required.
-	DataSource DataSource `json:"dataSource"`
+	DataSource *DataSource `json:"dataSource"`
 }
 
 // AssociateSourceToS3TableIntegrationResponse is the AssociateSourceToS3TableIntegrationResponse structure.
@@ -1986,7 +1986,7 @@ type PutIntegrationRequest struct {
 	// Required.
 	IntegrationName string `json:"integrationName"`
 	// Required.
-	ResourceConfig ResourceConfig `json:"resourceConfig"`
+	ResourceConfig *ResourceConfig `json:"resourceConfig"`
 	// Required.
 	IntegrationType IntegrationType `json:"integrationType"`
 }

@@ -92,7 +92,7 @@ func (s *AssociateSourceToS3TableIntegrationRequest) validate(v *awsapi.Validato
 	if s.IntegrationArn == "" {
 		v.Missing(awsapi.Join(p, "integrationArn"))
 	}
-	if awsapi.IsZero(s.DataSource) {
+	if s.DataSource == nil {
 		v.Missing(awsapi.Join(p, "dataSource"))
 	} else {
 		s.DataSource.validate(v, awsapi.Join(p, "dataSource"))

@@ -105,7 +105,7 @@ func (s *PutIntegrationRequest) validate(v *awsapi.Validator, p string) {
 	} else {
 		v.String(awsapi.Join(p, "integrationName"), s.IntegrationName, &ruleIntegrationName)
 	}
-	if awsapi.IsZero(s.ResourceConfig) {
+	if s.ResourceConfig == nil {
 		v.Missing(awsapi.Join(p, "resourceConfig"))
 	} else {
 		s.ResourceConfig.validate(v, awsapi.Join(p, "resourceConfig"))
