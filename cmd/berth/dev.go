@@ -15,6 +15,8 @@ import (
 
 	"github.com/berth-dev/berth/internal/agent/config"
 	"github.com/berth-dev/berth/internal/controlplane"
+	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/registry"
 	"github.com/berth-dev/berth/internal/runtime"
 )
 
@@ -41,7 +43,14 @@ func newDevCmd() *cobra.Command {
 				if err := startDevAgent(cmd.Context(), cp, cfg.Logger); err != nil {
 					return err
 				}
-				printDevBanner(cmd, cp, envFile)
+				// Like ECR on AWS, the quick start's image comes from the registry.
+				sample := ""
+				if _, err := cp.Registry().SeedSampleApp(cmd.Context(), cfg.Logger); err != nil {
+					cfg.Logger.Warn("could not seed sample-app:latest into the registry; use "+images.SampleApp+" instead", "err", err)
+				} else {
+					sample = fmt.Sprintf("%s.dkr.ecr.%s.amazonaws.com/%s:%s", cfg.AccountID, cfg.Region, registry.SampleAppRepository, registry.SampleAppTag)
+				}
+				printDevBanner(cmd, cp, envFile, sample)
 				return nil
 			})
 		},
@@ -91,7 +100,7 @@ func writeEnvFile(path string, cp *controlplane.ControlPlane) error {
 	return nil
 }
 
-func printDevBanner(cmd *cobra.Command, cp *controlplane.ControlPlane, envFile string) {
+func printDevBanner(cmd *cobra.Command, cp *controlplane.ControlPlane, envFile, sampleImage string) {
 	cfg := cp.Config()
 	w := cmd.OutOrStdout()
 	fmt.Fprintf(w, "\nBerth is running.\n\n")
@@ -99,7 +108,11 @@ func printDevBanner(cmd *cobra.Command, cp *controlplane.ControlPlane, envFile s
 	fmt.Fprintf(w, "  region / account:   %s / %s\n", cfg.Region, cfg.AccountID)
 	fmt.Fprintf(w, "  access key id:      %s\n", cfg.RootKey.AccessKeyID)
 	fmt.Fprintf(w, "  secret access key:  %s\n", cfg.RootKey.SecretAccessKey)
-	fmt.Fprintf(w, "  data dir:           %s\n\n", cfg.DataDir)
+	fmt.Fprintf(w, "  data dir:           %s\n", cfg.DataDir)
+	if sampleImage != "" {
+		fmt.Fprintf(w, "  sample image:       %s\n", sampleImage)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintf(w, "Quick start (in another terminal):\n")
 	fmt.Fprintf(w, "  . %s\n", envFile)
 	fmt.Fprintf(w, "  aws --endpoint-url $AWS_ENDPOINT_URL ecs create-cluster --cluster-name demo\n")

@@ -157,12 +157,16 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 		a.mdLn.Close()
 		return nil, err
 	}
+	env := engine.Env{AgentID: a.agentID, InstanceARN: a.InstanceARN(), Region: cfg.Region,
+		StopTimeout: cfg.StopTimeout, MetadataURL: metadataURL, Network: a.network.Name}
+	if reg := newRegistry(cfg.Endpoint, opts.AWS); reg != nil {
+		env.Registry = reg
+	}
 	a.engine = engine.New(engine.Config{
 		Runtime: a.rt, DataDir: cfg.DataDir, PullBehavior: cfg.PullBehavior, CleanupWait: cfg.CleanupWait,
 		LogDrivers: cfg.LoggingDrivers, Reporter: &reporter{client: a.ecs, cluster: cfg.Cluster},
 		Health: a.onHealth, Logger: a.log,
-		Env: engine.Env{AgentID: a.agentID, InstanceARN: a.InstanceARN(), Region: cfg.Region,
-			StopTimeout: cfg.StopTimeout, MetadataURL: metadataURL, Network: a.network.Name},
+		Env: env,
 	})
 	a.mdServer = &http.Server{Handler: metadata.Handler(a.engine, metadata.Info{
 		Cluster: cfg.Cluster, AvailabilityZone: cfg.AvailabilityZone, ContainerInstanceARN: a.InstanceARN(),

@@ -81,6 +81,9 @@ func buildRegistration(cfg config.Config, info runtime.EngineInfo, subnet string
 		}
 	}
 	a[capOld+"privileged-container"] = ""
+	// ECR-form images resolve to Berth's registry, pulled with a token the
+	// agent gets from GetAuthorizationToken (internal/registry/ecrauth).
+	a[capOld+"ecr-auth"] = ""
 	for _, c := range []string{"container-health-check", "task-eni", "container-ordering", "task-cpu-mem-limit"} {
 		a[capNew+c] = ""
 	}

@@ -114,10 +114,27 @@ func (r *runner) fetchImage(ctx context.Context, image string) error {
 		_, err := rt.InspectImage(ictx, image)
 		return err == nil
 	}
-	pull := func() error {
+	image, fromRegistry := r.e.cfg.Env.imageRef(image)
+	pullOnce := func() error {
+		var auth *runtime.RegistryAuth
+		if fromRegistry {
+			var err error
+			if auth, err = r.e.cfg.Env.Registry.Auth(ctx); err != nil {
+				return fmt.Errorf("getting pull credentials for %s: %w", image, err)
+			}
+		}
 		pctx, cancel := context.WithTimeout(ctx, pullTimeout)
 		defer cancel()
-		return rt.PullImage(pctx, image, nil)
+		return rt.PullImage(pctx, image, auth)
+	}
+	pull := func() error {
+		err := pullOnce()
+		if fromRegistry && errors.Is(err, runtime.ErrUnauthorized) {
+			// The cached token expired or the registry's key changed.
+			r.e.cfg.Env.Registry.Invalidate()
+			err = pullOnce()
+		}
+		return err
 	}
 	if strings.HasPrefix(image, "berth.local/") {
 		if cached() {

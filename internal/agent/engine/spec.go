@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"fmt"
 	"maps"
 	"regexp"
@@ -46,6 +47,29 @@ type Env struct {
 	MetadataURL func(networkMode string) string
 	// Network is the agent's bridge network for awsvpc tasks.
 	Network string
+	// Registry, when set, serves ECR-form image references from Berth's
+	// registry (pull credentials and the local reference).
+	Registry Registry
+}
+
+// Registry maps image references to Berth's registry and signs pulls from
+// it. The agent implements it with internal/registry/ecrauth.
+type Registry interface {
+	// Resolve maps an ECR-form reference to the registry's own; ok is false
+	// for images the registry does not serve.
+	Resolve(image string) (ref string, ok bool)
+	// Auth returns pull credentials, cached; Invalidate drops them after the
+	// registry refused them.
+	Auth(ctx context.Context) (*runtime.RegistryAuth, error)
+	Invalidate()
+}
+
+// imageRef is the reference the runtime uses for a task definition's image.
+func (env Env) imageRef(image string) (string, bool) {
+	if env.Registry == nil {
+		return image, false
+	}
+	return env.Registry.Resolve(image)
 }
 
 var nameUnsafe = regexp.MustCompile(`[^a-zA-Z0-9_.-]`)
@@ -86,7 +110,7 @@ func buildSpec(t *Task, c *Container, env Env, pauseID string) (runtime.Containe
 	maps.Copy(labels, taskLabels(t, env))
 	labels[LabelContainerName] = c.Name
 	spec := runtime.ContainerSpec{
-		Name: containerName(t, c), Image: deref(d.Image), Labels: labels,
+		Name: containerName(t, c), Image: imageRefOnly(env, deref(d.Image)), Labels: labels,
 		Entrypoint: d.EntryPoint, Command: d.Command,
 		User: deref(d.User), WorkingDir: deref(d.WorkingDirectory), Hostname: deref(d.Hostname),
 		Privileged: deref(d.Privileged), ReadonlyRootfs: deref(d.ReadonlyRootFilesystem),
@@ -298,4 +322,9 @@ func (t *Task) Limits() (cpu, memMiB int) {
 	cpu, _ = taskdef.ParseCPU(cs)
 	memMiB, _ = taskdef.ParseMemory(ms)
 	return cpu, memMiB
+}
+
+func imageRefOnly(env Env, image string) string {
+	ref, _ := env.imageRef(image)
+	return ref
 }
