@@ -13,6 +13,7 @@ import (
 	"github.com/berth-dev/berth/internal/agentproto"
 	"github.com/berth-dev/berth/internal/ecs"
 	"github.com/berth-dev/berth/internal/registry"
+	"github.com/berth-dev/berth/internal/service"
 )
 
 // registerServices builds every API and registers it on the edge, with the
@@ -32,6 +33,9 @@ func (cp *ControlPlane) registerServices(ctx context.Context) error {
 	// Hijacked WebSockets outlive http.Server.Shutdown: close the link (and
 	// the sweeper) explicitly before the store.
 	cp.stops = append(cp.stops, link.Close, stopSweeper)
+	// The service controller runs on the elected leader only; Close resigns.
+	svc := service.Start(service.Config{ECS: e, Store: cp.store, AccountID: cp.cfg.AccountID, Region: cp.cfg.Region, Logger: cp.cfg.Logger})
+	cp.stops = append(cp.stops, svc.Stop)
 	return cp.startRegistry(ctx)
 }
 

@@ -1,0 +1,259 @@
+package ecs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/service/plan"
+	"github.com/berth-dev/berth/internal/store"
+)
+
+// What the service controller (internal/service) reads and does through the
+// ECS server: snapshots of services from the cache, and the task operations
+// it applies (start through the same placement as RunTask, stop with stopCode
+// ServiceSchedulerInitiated), plus the writes of the records it owns.
+
+// ServiceState is one service as the controller sees it: plan.Input without
+// the clock, and the revision of its status record to guard the next write.
+type ServiceState struct {
+	Input     plan.Input
+	StatusRev int64
+}
+
+// ServiceStates snapshots every service that is not INACTIVE, with its
+// tasks and its cluster's instances, from the cache.
+func (s *Server) ServiceStates() []ServiceState {
+	now := s.now()
+	type clusterData struct {
+		tasks     map[string][]plan.Task // group -> tasks
+		instances []plan.Instance
+	}
+	clusters := map[string]*clusterData{}
+	load := func(cluster string) *clusterData {
+		if cd, ok := clusters[cluster]; ok {
+			return cd
+		}
+		cd := &clusterData{tasks: map[string][]plan.Task{}}
+		for _, kv := range s.cache.List(s.key("taskspecs", cluster) + "/") {
+			var spec taskSpecRecord
+			if json.Unmarshal(kv.Value, &spec) != nil || !isServiceGroup(spec.Group) {
+				continue
+			}
+			st, ok := s.cachedStatus(cluster, spec.ID)
+			if !ok {
+				continue
+			}
+			cd.tasks[spec.Group] = append(cd.tasks[spec.Group], planTask(spec, st))
+		}
+		for _, kv := range s.cache.List(s.key("instances", cluster) + "/") {
+			var r instanceRecord
+			if json.Unmarshal(kv.Value, &r) != nil {
+				continue
+			}
+			conn, has := s.agentConn(cluster, r.ID)
+			cd.instances = append(cd.instances, plan.Instance{ID: r.ID, Status: r.Status, Connected: has && conn.live(now)})
+		}
+		clusters[cluster] = cd
+		return cd
+	}
+	var out []ServiceState
+	for _, kv := range s.cache.List(s.key("services") + "/") {
+		var r serviceRecord
+		if json.Unmarshal(kv.Value, &r) != nil || r.Status == serviceInactive {
+			continue
+		}
+		st, rev, _ := store.GetCachedJSON[plan.Status](s.cache, s.serviceStatusKey(r.Cluster, r.Name))
+		cd := load(r.Cluster)
+		dc := r.DeploymentConfiguration
+		cb := dc.DeploymentCircuitBreaker
+		svc := plan.Service{
+			Cluster: r.Cluster, Name: r.Name, Strategy: r.SchedulingStrategy, Status: r.Status,
+			DesiredCount: int(r.DesiredCount), DeploymentID: r.DeploymentID, TaskDefinition: r.TaskDefinition,
+			DeploymentCreatedAt: r.DeploymentCreatedAt, MinHealthyPercent: int(deref(dc.MinimumHealthyPercent)),
+			MaxPercent: int(deref(dc.MaximumPercent)), GracePeriod: secondsDuration(r.HealthCheckGracePeriodSeconds),
+		}
+		if cb != nil {
+			svc.CircuitBreaker, svc.Rollback = cb.Enable, cb.Rollback
+		}
+		out = append(out, ServiceState{StatusRev: rev, Input: plan.Input{
+			Service: svc, Status: st, Tasks: slices.Clone(cd.tasks["service:"+r.Name]), Instances: cd.instances,
+		}})
+	}
+	return out
+}
+
+func isServiceGroup(g string) bool {
+	return len(g) > len("service:") && g[:len("service:")] == "service:"
+}
+
+// planTask converts a task's records to what the planner reads.
+func planTask(spec taskSpecRecord, st taskStatusRecord) plan.Task {
+	t := plan.Task{
+		ID: spec.ID, DeploymentID: spec.StartedBy, InstanceID: spec.InstanceID, LastStatus: st.LastStatus,
+		DesiredStopped: desiredStatus(spec, st) == taskStopped, Health: st.HealthStatus,
+		CreatedAt: spec.CreatedAt, StartedAt: st.StartedAt, StoppedAt: st.StoppedAt,
+	}
+	if stop := effectiveStop(spec, st); stop != nil {
+		t.StopCode = stop.Code
+	}
+	if t.LastStatus == taskStopped && t.StopCode == "" {
+		t.StopCode = stopTaskFailedToStart
+	}
+	for _, cd := range spec.Def.ContainerDefinitions {
+		if cd.HealthCheck != nil && (cd.Essential == nil || *cd.Essential) {
+			t.HasHealthCheck = true
+		}
+	}
+	return t
+}
+
+// StartServiceTasks starts start.Count tasks of a service's deployment,
+// placed as RunTask places them (on start.Instance for a DAEMON task). It
+// returns the ids started and, when fewer than asked could be placed, the
+// placement failures' reasons.
+func (s *Server) StartServiceTasks(ctx context.Context, cluster, service string, start plan.Start) ([]string, []string, error) {
+	rec, ok := s.cachedService(cluster, service)
+	if !ok {
+		return nil, nil, fmt.Errorf("service %s/%s not found", cluster, service)
+	}
+	li := launchInput{TaskDefinition: start.TaskDefinition, Group: ptr("service:" + service), StartedBy: ptr(start.DeploymentID),
+		NetworkConfiguration: rec.NetworkConfiguration, EnableManagedTags: rec.EnableECSManagedTags}
+	switch rec.PropagateTags {
+	case string(ecsapi.PropagateTagsTaskDefinition):
+		li.PropagateTags = ptr(ecsapi.PropagateTagsTaskDefinition)
+	case string(ecsapi.PropagateTagsService):
+		li.Tags = s.tagsOf(s.serviceARN(cluster, service))
+	}
+	if rec.EnableECSManagedTags {
+		li.Tags = mergeTags(li.Tags, []ecsapi.Tag{{Key: ptr("aws:ecs:serviceName"), Value: ptr(service)}})
+	}
+	var ids, reasons []string
+	for left := start.Count; left > 0; {
+		n := min(left, 10) // RunTask's batch: keeps each transaction small
+		lp, err := s.prepareLaunch(cluster, li)
+		if err != nil {
+			return ids, nil, err
+		}
+		lp.req.Count = n
+		if start.Instance != "" {
+			lp.req.Targets = slices.Repeat([]string{start.Instance}, n)
+		}
+		tasks, failures, err := s.launch(ctx, cluster, lp, "", "")
+		if err != nil {
+			return ids, nil, err
+		}
+		for _, t := range tasks {
+			ids = append(ids, lastARNPart(deref(t.TaskArn)))
+		}
+		for _, f := range failures {
+			reasons = append(reasons, deref(f.Reason))
+		}
+		if len(tasks) < n {
+			break
+		}
+		left -= n
+	}
+	return ids, reasons, nil
+}
+
+func lastARNPart(arn string) string {
+	for i := len(arn) - 1; i >= 0; i-- {
+		if arn[i] == '/' {
+			return arn[i+1:]
+		}
+	}
+	return arn
+}
+
+// StopServiceTask asks a service task to stop (stopCode
+// ServiceSchedulerInitiated). A task whose instance was deregistered with
+// force has no agent left and is marked STOPPED at once, as StopTask does.
+func (s *Server) StopServiceTask(ctx context.Context, cluster, id, reason string) error {
+	for attempt := 0; ; attempt++ {
+		specKV, err := s.st.Get(ctx, s.taskSpecKey(cluster, id))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var spec taskSpecRecord
+		if err := json.Unmarshal(specKV.Value, &spec); err != nil {
+			return err
+		}
+		if spec.DesiredState == taskStopped {
+			return nil
+		}
+		now := s.now()
+		spec.DesiredState = taskStopped
+		spec.Stop = &stopRequest{Code: string(ecsapi.TaskStopCodeServiceSchedulerInitiated), Reason: reason, At: now}
+		spec.Version++
+		b, _ := json.Marshal(spec)
+		ops := []store.Op{{Key: specKV.Key, Value: b, ExpectRev: specKV.ModRevision}}
+		if _, ok := s.cachedInstance(cluster, spec.InstanceID); !ok {
+			stKV, err := s.st.Get(ctx, s.taskStatusKey(cluster, id))
+			if err != nil {
+				return err
+			}
+			var st taskStatusRecord
+			if err := json.Unmarshal(stKV.Value, &st); err != nil {
+				return err
+			}
+			if st.LastStatus != taskStopped {
+				st.LastStatus = taskStopped
+				st.StoppedAt, st.ExecutionStoppedAt = now, now
+				st.Reason = orphanStopReason
+				st.Version++
+				sb, _ := json.Marshal(st)
+				ops = append(ops, store.Op{Key: stKV.Key, Value: sb, ExpectRev: stKV.ModRevision})
+			}
+		}
+		rev, err := s.st.Txn(ctx, ops...)
+		if errors.Is(err, store.ErrConflict) && attempt < store.UpdateAttempts {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		return s.synced(ctx, rev)
+	}
+}
+
+// PutServiceStatus writes the controller's status record, guarded by the
+// revision it was computed from (0: it must not exist yet).
+func (s *Server) PutServiceStatus(ctx context.Context, cluster, service string, st plan.Status, expectRev int64) (int64, error) {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return 0, err
+	}
+	rev, err := s.st.Txn(ctx, store.Op{Key: s.serviceStatusKey(cluster, service), Value: b, ExpectRev: expectRev})
+	if err != nil {
+		return 0, err
+	}
+	return rev, s.synced(ctx, rev)
+}
+
+// MarkServiceInactive ends a DRAINING service whose tasks have all stopped.
+func (s *Server) MarkServiceInactive(ctx context.Context, cluster, service string) error {
+	_, _, err := store.UpdateJSON(ctx, s.st, s.serviceKey(cluster, service), func(cur *serviceRecord, exists bool) (*serviceRecord, error) {
+		if !exists || cur.Status != serviceDraining {
+			return nil, nil
+		}
+		cur.Status = serviceInactive
+		return cur, nil
+	})
+	return err
+}
+
+// OnChange calls fn after every change the ECS cache applies (from a
+// goroutine of its own); the controller uses it as its wake-up.
+func (s *Server) OnChange(fn func()) (cancel func()) {
+	return s.cache.Subscribe(func(store.Event) { fn() })
+}
+
+func secondsDuration(s int32) time.Duration { return time.Duration(s) * time.Second }

@@ -1,0 +1,287 @@
+package ecs_test
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/berth-dev/berth/internal/testcluster"
+)
+
+func describeService(t *testing.T, c *ecs.Client, cluster, name string) types.Service {
+	t.Helper()
+	out, err := c.DescribeServices(t.Context(), &ecs.DescribeServicesInput{Cluster: aws.String(cluster), Services: []string{name},
+		Include: []types.ServiceField{types.ServiceFieldTags}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Services) != 1 {
+		t.Fatalf("DescribeServices %s: %d services, failures %+v", name, len(out.Services), out.Failures)
+	}
+	return out.Services[0]
+}
+
+func TestServiceAPI(t *testing.T) {
+	t.Parallel()
+	cp := testcluster.Start(t, testcluster.Options{})
+	c := cp.ECS()
+	ctx := t.Context()
+	createCluster(t, c, "svc")
+	td := registerTD(t, c, webTD("web", 0, 64))
+	td2 := registerTD(t, c, webTD("web", 0, 64))
+
+	in := &ecs.CreateServiceInput{
+		Cluster: aws.String("svc"), ServiceName: aws.String("api"), TaskDefinition: aws.String("web:1"),
+		DesiredCount: aws.Int32(0), ClientToken: aws.String("tok-1"),
+		Tags:                          []types.Tag{{Key: aws.String("team"), Value: aws.String("a")}},
+		HealthCheckGracePeriodSeconds: aws.Int32(30),
+		PlacementStrategy:             []types.PlacementStrategy{{Type: types.PlacementStrategyTypeSpread, Field: aws.String("attribute:ecs.availability-zone")}},
+		DeploymentConfiguration: &types.DeploymentConfiguration{
+			DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: true, Rollback: true},
+		},
+	}
+	out, err := c.CreateService(ctx, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := out.Service
+	if aws.ToString(s.ServiceArn) != "arn:aws:ecs:us-east-1:000000000000:service/svc/api" || aws.ToString(s.Status) != "ACTIVE" ||
+		aws.ToString(s.TaskDefinition) != td || s.LaunchType != types.LaunchTypeEc2 || s.SchedulingStrategy != types.SchedulingStrategyReplica {
+		t.Fatalf("created %+v", s)
+	}
+	dc := s.DeploymentConfiguration
+	if aws.ToInt32(dc.MaximumPercent) != 200 || aws.ToInt32(dc.MinimumHealthyPercent) != 100 || !dc.DeploymentCircuitBreaker.Enable {
+		t.Fatalf("deployment configuration %+v", dc)
+	}
+	if len(s.Deployments) != 1 || !strings.HasPrefix(aws.ToString(s.Deployments[0].Id), "ecs-svc/") || len(aws.ToString(s.Deployments[0].Id)) != 27 {
+		t.Fatalf("deployments %+v", s.Deployments)
+	}
+	// The same clientToken and request: the same service.
+	if again, err := c.CreateService(ctx, in); err != nil || aws.ToString(again.Service.ServiceArn) != aws.ToString(s.ServiceArn) {
+		t.Fatalf("idempotent retry: %v", err)
+	}
+	in2 := *in
+	in2.ClientToken = nil
+	if _, err := c.CreateService(ctx, &in2); err == nil || errCode(t, err) != "InvalidParameterException" || !strings.Contains(err.Error(), "Creation of service was not idempotent.") {
+		t.Fatalf("create again: %v", err)
+	}
+	for _, bad := range []*ecs.CreateServiceInput{
+		{Cluster: aws.String("svc"), ServiceName: aws.String("x"), TaskDefinition: aws.String("web:1")}, // no desiredCount
+		{Cluster: aws.String("svc"), ServiceName: aws.String("x"), TaskDefinition: aws.String("web:1"), DesiredCount: aws.Int32(1),
+			DeploymentConfiguration: &types.DeploymentConfiguration{MaximumPercent: aws.Int32(50)}},
+		{Cluster: aws.String("svc"), ServiceName: aws.String("x"), TaskDefinition: aws.String("web:1"), SchedulingStrategy: types.SchedulingStrategyDaemon,
+			DeploymentConfiguration: &types.DeploymentConfiguration{MaximumPercent: aws.Int32(200)}},
+	} {
+		if _, err := c.CreateService(ctx, bad); err == nil || errCode(t, err) != "InvalidParameterException" {
+			t.Errorf("CreateService %+v: %v, want InvalidParameterException", bad, err)
+		}
+	}
+	if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("svc"), ServiceName: aws.String("x"),
+		TaskDefinition: aws.String("nope:1"), DesiredCount: aws.Int32(1)}); err == nil || errCode(t, err) != "ClientException" {
+		t.Errorf("unknown task definition: %v", err)
+	}
+	if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("nope"), ServiceName: aws.String("x"),
+		TaskDefinition: aws.String("web:1"), DesiredCount: aws.Int32(1)}); err == nil || errCode(t, err) != "ClusterNotFoundException" {
+		t.Errorf("unknown cluster: %v", err)
+	}
+
+	// Describe: tags, MISSING.
+	d, err := c.DescribeServices(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("svc"), Services: []string{"api", "ghost"},
+		Include: []types.ServiceField{types.ServiceFieldTags}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Services) != 1 || len(d.Services[0].Tags) != 1 || len(d.Failures) != 1 || aws.ToString(d.Failures[0].Reason) != "MISSING" ||
+		aws.ToString(d.Failures[0].Arn) != "arn:aws:ecs:us-east-1:000000000000:service/svc/ghost" {
+		t.Fatalf("describe: %+v failures %+v", d.Services, d.Failures)
+	}
+	if aws.ToInt32(d.Services[0].HealthCheckGracePeriodSeconds) != 30 || len(d.Services[0].PlacementStrategy) != 1 {
+		t.Fatalf("stored fields: %+v", d.Services[0])
+	}
+
+	// List: pagination (default page 10) and filters.
+	for i := range 11 {
+		if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("svc"), ServiceName: aws.String(fmt.Sprintf("s%02d", i)),
+			TaskDefinition: aws.String("web"), DesiredCount: aws.Int32(0)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l, err := c.ListServices(ctx, &ecs.ListServicesInput{Cluster: aws.String("svc")})
+	if err != nil || len(l.ServiceArns) != 10 || l.NextToken == nil {
+		t.Fatalf("first page: %v %d", err, len(l.ServiceArns))
+	}
+	l2, err := c.ListServices(ctx, &ecs.ListServicesInput{Cluster: aws.String("svc"), NextToken: l.NextToken})
+	if err != nil || len(l2.ServiceArns) != 2 || l2.NextToken != nil {
+		t.Fatalf("second page: %v %+v", err, l2)
+	}
+	if l3, err := c.ListServices(ctx, &ecs.ListServicesInput{Cluster: aws.String("svc"), SchedulingStrategy: types.SchedulingStrategyDaemon}); err != nil || len(l3.ServiceArns) != 0 {
+		t.Fatalf("DAEMON filter: %v %+v", err, l3)
+	}
+	if l4, err := c.ListServices(ctx, &ecs.ListServicesInput{Cluster: aws.String("svc"), LaunchType: types.LaunchTypeEc2, MaxResults: aws.Int32(100)}); err != nil || len(l4.ServiceArns) != 12 {
+		t.Fatalf("EC2 filter: %v %+v", err, l4)
+	}
+
+	// Update: a new revision is a new deployment; desired count alone is not.
+	u, err := c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("svc"), Service: aws.String("api"), DesiredCount: aws.Int32(0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := aws.ToString(s.Deployments[0].Id)
+	time.Sleep(2 * time.Millisecond)
+	u, err = c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("svc"), Service: aws.String("api"), TaskDefinition: aws.String(td2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a new PRIMARY deployment", func() bool {
+		s := describeService(t, c, "svc", "api")
+		return len(s.Deployments) >= 1 && aws.ToString(s.Deployments[0].Id) != first && aws.ToString(s.Deployments[0].TaskDefinition) == td2
+	})
+	if _, err := c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("svc"), Service: aws.String("ghost"), DesiredCount: aws.Int32(1)}); err == nil || errCode(t, err) != "ServiceNotFoundException" {
+		t.Fatalf("update unknown: %v", err)
+	}
+	_ = u
+
+	// Delete: refused above zero without force; DRAINING, hidden from the
+	// list, then INACTIVE (no tasks); deleting again: ServiceNotActive.
+	if _, err := c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("svc"), Service: aws.String("s00"), DesiredCount: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("svc"), Service: aws.String("s00")}); err == nil || errCode(t, err) != "InvalidParameterException" {
+		t.Fatalf("delete scaled service: %v", err)
+	}
+	del, err := c.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("svc"), Service: aws.String("s00"), Force: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToString(del.Service.Status) != "DRAINING" || del.Service.DesiredCount != 0 {
+		t.Fatalf("deleted: %s %d", aws.ToString(del.Service.Status), del.Service.DesiredCount)
+	}
+	w := ecs.NewServicesInactiveWaiter(c, func(o *ecs.ServicesInactiveWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("svc"), Services: []string{"s00"}}, 30*time.Second); err != nil {
+		t.Fatalf("services-inactive: %v", err)
+	}
+	if _, err := c.DeleteService(ctx, &ecs.DeleteServiceInput{Cluster: aws.String("svc"), Service: aws.String("s00")}); err == nil || errCode(t, err) != "ServiceNotActiveException" {
+		t.Fatalf("delete again: %v", err)
+	}
+	l, _ = c.ListServices(ctx, &ecs.ListServicesInput{Cluster: aws.String("svc"), MaxResults: aws.Int32(100)})
+	if len(l.ServiceArns) != 11 {
+		t.Fatalf("list after delete: %d", len(l.ServiceArns))
+	}
+	// A name can be used again once INACTIVE.
+	if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("svc"), ServiceName: aws.String("s00"),
+		TaskDefinition: aws.String("web"), DesiredCount: aws.Int32(0)}); err != nil {
+		t.Fatalf("re-create: %v", err)
+	}
+	// Cluster statistics count services.
+	cl, err := c.DescribeClusters(ctx, &ecs.DescribeClustersInput{Clusters: []string{"svc"}})
+	if err != nil || cl.Clusters[0].ActiveServicesCount != 12 {
+		t.Fatalf("activeServicesCount: %v %+v", err, cl.Clusters)
+	}
+}
+
+// TestServiceTasksFakeAgent: the controller starts desiredCount tasks with
+// the service's group and deployment id, replaces one that stops, scales in,
+// and services-stable succeeds.
+func TestServiceTasksFakeAgent(t *testing.T) {
+	t.Parallel()
+	tg := fromCluster(t)
+	c := tg.c
+	ctx := t.Context()
+	createCluster(t, c, "fa")
+	inst := registerAgentInstance(t, c, "fa", instanceOpts{})
+	connectAgent(t, tg.endpoint, "fa", inst, agentOpts{})
+	registerTD(t, c, webTD("app", 0, 64))
+	if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("fa"), ServiceName: aws.String("web"),
+		TaskDefinition: aws.String("app"), DesiredCount: aws.Int32(3)}); err != nil {
+		t.Fatal(err)
+	}
+	list := func() []string {
+		out, err := c.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String("fa"), ServiceName: aws.String("web")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.TaskArns
+	}
+	eventually(t, "3 tasks", func() bool { return len(list()) == 3 })
+	s := describeService(t, c, "fa", "web")
+	dep := aws.ToString(s.Deployments[0].Id)
+	arns := list()
+	for _, arn := range arns {
+		task := describeTask(t, c, "fa", arn)
+		if aws.ToString(task.Group) != "service:web" || aws.ToString(task.StartedBy) != dep {
+			t.Fatalf("task group %q startedBy %q, want service:web and %s", aws.ToString(task.Group), aws.ToString(task.StartedBy), dep)
+		}
+		submitTask(t, c, "fa", arn, "RUNNING")
+	}
+	w := ecs.NewServicesStableWaiter(c, func(o *ecs.ServicesStableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 100*time.Millisecond, 200*time.Millisecond
+	})
+	if err := w.Wait(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("fa"), Services: []string{"web"}}, 30*time.Second); err != nil {
+		t.Fatalf("services-stable: %v", err)
+	}
+	s = describeService(t, c, "fa", "web")
+	if s.RunningCount != 3 || s.PendingCount != 0 || s.Deployments[0].RolloutState != types.DeploymentRolloutStateCompleted {
+		t.Fatalf("service %d running %d pending, rollout %s", s.RunningCount, s.PendingCount, s.Deployments[0].RolloutState)
+	}
+	msgs := eventMessages(s)
+	if !containsPrefix(msgs, "(service web) has started 3 tasks: (task ") || !containsPrefix(msgs, "(service web) has reached a steady state.") {
+		t.Fatalf("events %q", msgs)
+	}
+	// A task that stops by itself is replaced.
+	submitTask(t, c, "fa", arns[0], "STOPPED")
+	eventually(t, "a replacement", func() bool {
+		l := list()
+		return len(l) == 3 && !contains(l, arns[0])
+	})
+	// Scale in to 1: two stopped with stopCode ServiceSchedulerInitiated.
+	if _, err := c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("fa"), Service: aws.String("web"), DesiredCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "1 task", func() bool { return len(list()) == 1 })
+	out, err := c.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String("fa"), DesiredStatus: types.DesiredStatusStopped})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, arn := range out.TaskArns {
+		if describeTask(t, c, "fa", arn).StopCode == types.TaskStopCodeServiceSchedulerInitiated {
+			n++
+		}
+	}
+	if n != 2 {
+		t.Fatalf("%d tasks stopped by the scheduler, want 2", n)
+	}
+}
+
+func eventMessages(s types.Service) []string {
+	var out []string
+	for _, e := range s.Events {
+		out = append(out, aws.ToString(e.Message))
+	}
+	return out
+}
+
+func containsPrefix(ss []string, p string) bool {
+	for _, s := range ss {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
+}
+
+func contains(ss []string, v string) bool {
+	for _, s := range ss {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
