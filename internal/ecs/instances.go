@@ -118,6 +118,9 @@ func (s *Server) RegisterContainerInstance(ctx context.Context, in *ecsapi.Regis
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
+		if p := sent[capacityProviderAttr]; p != "" {
+			rec.CapacityProvider = p
+		}
 		// Attributes: what the agent sends now, over what was set before (the
 		// attribute API's, and the agent's earlier ones).
 		attrsOp := store.Op{Key: s.attributesKey(c.Name, id)}

@@ -59,6 +59,9 @@ type launchPlan struct {
 	req      placementRequest
 	tags     []ecsapi.Tag
 	subnetID string // first awsvpcConfiguration subnet, for attachment details
+	// providers names the capacity provider of each task when RunTask
+	// launches by a capacity provider strategy (capacity_run.go).
+	providers []string
 }
 
 // RunTask implements ecsapi.Handler: validate, place count tasks first-fit and
@@ -75,11 +78,9 @@ func (s *Server) RunTask(ctx context.Context, in *ecsapi.RunTaskRequest) (*ecsap
 	if count < 1 || count > 10 {
 		return nil, invalidParam("count must be between 1 and 10; %d was given.", count)
 	}
-	if in.LaunchType != nil && *in.LaunchType != ecsapi.LaunchTypeEc2 {
-		return nil, invalidParam("Launch type %s is not supported by Berth yet; use EC2 (the default).", *in.LaunchType)
-	}
-	if len(in.CapacityProviderStrategy) > 0 {
-		return nil, invalidParam("capacityProviderStrategy is not supported by Berth yet; use launchType EC2 (the default).")
+	providers, err := s.launchProviders(c, in.LaunchType, in.CapacityProviderStrategy, count)
+	if err != nil {
+		return nil, err
 	}
 	if in.PlatformVersion != nil {
 		return nil, invalidParam("platformVersion is only supported for the FARGATE launch type.")
@@ -97,6 +98,7 @@ func (s *Server) RunTask(ctx context.Context, in *ecsapi.RunTaskRequest) (*ecsap
 		return nil, err
 	}
 	plan.req.Count = count
+	plan.providers = providers
 	for _, pc := range in.PlacementConstraints {
 		plan.req.Constraints = append(plan.req.Constraints, scheduler.Constraint{Type: string(deref(pc.Type)), Expression: deref(pc.Expression)})
 	}
@@ -335,7 +337,7 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 		if err != nil {
 			return nil, nil, err
 		}
-		assigned, pfs := place(ps.snapshot, plan.req)
+		assigned, pfs := placeProviders(ps.snapshot, plan.req, plan.providers)
 		now := s.now()
 		var (
 			specs    []taskSpecRecord

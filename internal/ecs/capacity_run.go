@@ -1,0 +1,112 @@
+package ecs
+
+import (
+	"slices"
+
+	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/scheduler"
+)
+
+// Capacity provider strategies on RunTask. An instance belongs to the
+// provider it names in the capacityProviderAttr attribute at registration
+// (ECS takes it from the instance's Auto Scaling group; Berth has none), shown
+// as the instance's capacityProviderName. A strategy splits the tasks of a
+// request over its providers by base and weight
+// (scheduler.DistributeCapacityProviders); each provider's share is then
+// placed by the request's constraints and strategies on that provider's
+// instances only.
+
+// capacityProviderAttr is the registration attribute naming the instance's
+// capacity provider (for the agent: ECS_INSTANCE_ATTRIBUTES
+// {"berth.capacity-provider":"my-provider"}).
+const capacityProviderAttr = "berth.capacity-provider"
+
+// errLaunchTypeAndStrategy is ECS's refusal of both at once.
+const errLaunchTypeAndStrategy = "Specifying both a launch type and capacity provider strategy is not supported."
+
+// launchProviders decides how a RunTask launches: with launchType (nil
+// result: any instance of the cluster), with its capacity provider strategy,
+// or, with neither, with the cluster's default strategy when it has one. The
+// result names the provider of each of the count tasks.
+func (s *Server) launchProviders(c clusterRecord, launchType *ecsapi.LaunchType, strategy []ecsapi.CapacityProviderStrategyItem, count int) ([]string, error) {
+	if launchType != nil && len(strategy) > 0 {
+		return nil, invalidParam(errLaunchTypeAndStrategy)
+	}
+	if launchType != nil {
+		if *launchType != ecsapi.LaunchTypeEc2 {
+			return nil, invalidParam("Launch type %s is not supported by Berth yet; use EC2 (the default).", *launchType)
+		}
+		return nil, nil
+	}
+	if len(strategy) == 0 {
+		strategy = c.DefaultStrategy
+	}
+	if len(strategy) == 0 {
+		return nil, nil
+	}
+	items := make([]scheduler.ProviderShare, len(strategy))
+	for i, it := range strategy {
+		name := s.providerName(it.CapacityProvider)
+		items[i] = scheduler.ProviderShare{Name: name, Base: int(deref(it.Base)), Weight: int(deref(it.Weight))}
+		if slices.Contains(builtinProviders, name) {
+			return nil, invalidParam("Capacity provider %s is not supported by Berth yet: Berth runs tasks on container instances only; use a capacity provider of container instances or launchType EC2.", name)
+		}
+		if cp, ok := s.cachedCapacityProvider(name); !ok || cp.Status != "ACTIVE" {
+			return nil, invalidParam("The specified capacity provider %s does not exist or is not ACTIVE.", name)
+		}
+		if !slices.Contains(c.CapacityProviders, name) {
+			return nil, invalidParam("The specified capacity provider strategy cannot contain a capacity provider that is not associated with the cluster. Associate the capacity provider with the cluster or specify a valid capacity provider and try again.")
+		}
+	}
+	if err := scheduler.ValidateProviderStrategy(items); err != nil {
+		return nil, invalidParam("%s", err.Error())
+	}
+	return scheduler.DistributeCapacityProviders(items, count, nil), nil
+}
+
+// placeProviders places a request whose tasks are split over capacity
+// providers (providers names each task's; nil: one placement over the whole
+// cluster). Providers own disjoint instances, so each share is placed on its
+// own part of the snapshot; a provider without instances fails its share
+// with CAPACITY_PROVIDER and the provider's name as detail.
+func placeProviders(snapshot []placementInstance, req placementRequest, providers []string) ([]assignment, []placementFailure) {
+	if len(providers) == 0 {
+		return place(snapshot, req)
+	}
+	counts := map[string]int{}
+	var order []string
+	for _, p := range providers {
+		if counts[p] == 0 {
+			order = append(order, p)
+		}
+		counts[p]++
+	}
+	var (
+		out      []assignment
+		failures []placementFailure
+		seen     = map[placementFailure]bool{}
+	)
+	for _, p := range order {
+		var part []placementInstance
+		for _, in := range snapshot {
+			if in.CapacityProvider == p {
+				part = append(part, in)
+			}
+		}
+		if len(part) == 0 {
+			failures = append(failures, placementFailure{Reason: scheduler.ReasonCapacityProvider, Detail: p})
+			continue
+		}
+		r := req
+		r.Count = counts[p]
+		a, fs := place(part, r)
+		out = append(out, a...)
+		for _, f := range fs {
+			if !seen[f] {
+				seen[f] = true
+				failures = append(failures, f)
+			}
+		}
+	}
+	return out, failures
+}
