@@ -31,6 +31,7 @@ func newRootCmd() *cobra.Command {
 	}
 	root.AddCommand(newDevCmd(), newServerCmd(), newVersionCmd())
 	root.AddCommand(newAgentCmd())
+	root.AddCommand(newSimCmd())
 	root.AddCommand(newSampleAppCmd()...)
 	return root
 }

@@ -116,6 +116,9 @@ func (cp *ControlPlane) Endpoint() string { return "http://" + cp.listener.Addr(
 // Store is the state store (for in-process components and tests).
 func (cp *ControlPlane) Store() *store.Store { return cp.store }
 
+// ECSServer is the ECS API's server (berth sim reads its placement stats).
+func (cp *ControlPlane) ECSServer() *ecs.Server { return cp.ecs }
+
 // Config returns the effective configuration.
 func (cp *ControlPlane) Config() Config { return cp.cfg }
 

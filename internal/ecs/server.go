@@ -35,6 +35,8 @@ type Server struct {
 	// link is the agent link started by NewLink (DiscoverPollEndpoint
 	// answers with its endpoint).
 	link atomic.Pointer[Link]
+	// stats times placements (placement_stats.go).
+	stats placementStats
 }
 
 var _ ecsapi.Handler = (*Server)(nil)

@@ -332,11 +332,16 @@ func (s *Server) replayRunToken(ctx context.Context, cluster, token, hash string
 // (another placement, a registration or deregistration on the way) starts
 // again from a fresh read.
 func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, token, hash string) ([]ecsapi.Task, []ecsapi.Failure, error) {
+	st := &s.stats
+	start := time.Now()
+	defer addSince(&st.total, start)
 	for attempt := 0; ; attempt++ {
+		t0 := time.Now()
 		ps, err := s.readPlacementState(ctx, cluster)
 		if err != nil {
 			return nil, nil, err
 		}
+		t0 = addSince(&st.read, t0)
 		assigned, pfs := placeProviders(ps.snapshot, plan.req, plan.providers)
 		now := s.now()
 		var (
@@ -394,9 +399,12 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 		if len(ops) == 0 {
 			return []ecsapi.Task{}, failures, nil
 		}
+		t0 = addSince(&st.schedule, t0)
 		rev, err := s.st.Txn(ctx, ops...)
+		t0 = addSince(&st.txn, t0)
 		var ce *store.ConflictError
 		if errors.As(err, &ce) {
+			st.conflicts.Add(1)
 			if token != "" && ce.Key == s.runTokenKey(cluster, token) {
 				// A concurrent request with the same token won.
 				out, done, err := s.replayRunToken(ctx, cluster, token, hash)
@@ -421,6 +429,9 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 		if err := s.synced(ctx, rev); err != nil {
 			return nil, nil, err
 		}
+		addSince(&st.syncDur, t0)
+		st.launches.Add(1)
+		st.tasks.Add(int64(len(specs)))
 		tasks := make([]ecsapi.Task, len(specs))
 		for i := range specs {
 			tasks[i] = s.taskView(specs[i], statuses[i], false)

@@ -1,0 +1,44 @@
+package ecs
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// PlacementStats is where the time of RunTask and StartTask placements went
+// since the server started, summed over all placements (concurrent ones
+// overlap): reading the cluster, the scheduler, the guarded store
+// transaction, and waiting for the cache to catch up with it. berth sim
+// reports the store's share from it.
+type PlacementStats struct {
+	Launches  int64 // placement requests that reached the store
+	Tasks     int64 // tasks placed
+	Conflicts int64 // transactions refused by a revision guard and retried
+	Total     time.Duration
+	Read      time.Duration // reading reservations and building the snapshot
+	Schedule  time.Duration // scheduler.Place and building the writes
+	Txn       time.Duration // the store transaction
+	Sync      time.Duration // waiting for the cache to see the transaction
+}
+
+// placementStats are the counters behind PlacementStats.
+type placementStats struct {
+	launches, tasks, conflicts          atomic.Int64
+	total, read, schedule, txn, syncDur atomic.Int64 // nanoseconds
+}
+
+func addSince(c *atomic.Int64, t time.Time) time.Time {
+	now := time.Now()
+	c.Add(int64(now.Sub(t)))
+	return now
+}
+
+// PlacementStats returns the placement time counters.
+func (s *Server) PlacementStats() PlacementStats {
+	p := &s.stats
+	return PlacementStats{
+		Launches: p.launches.Load(), Tasks: p.tasks.Load(), Conflicts: p.conflicts.Load(),
+		Total: time.Duration(p.total.Load()), Read: time.Duration(p.read.Load()),
+		Schedule: time.Duration(p.schedule.Load()), Txn: time.Duration(p.txn.Load()), Sync: time.Duration(p.syncDur.Load()),
+	}
+}
