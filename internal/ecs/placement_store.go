@@ -93,8 +93,8 @@ func reservationOf(spec taskSpecRecord) taskReservation {
 // cache has not seen (just created elsewhere) counts as not stopped, so
 // staleness only ever over-reserves.
 func (s *Server) taskIsStopped(cluster, id string) bool {
-	st, ok := s.cachedStatus(cluster, id)
-	return ok && st.LastStatus == taskStopped
+	st, ok := s.lastStatusOf(cluster, id)
+	return ok && st == taskStopped
 }
 
 // usage is what the non-stopped tasks of an instance use and how many of them
@@ -108,8 +108,8 @@ type usage struct {
 func (s *Server) usageOf(cluster string, r reservationRecord) usage {
 	var u usage
 	for id, t := range r.Tasks {
-		st, ok := s.cachedStatus(cluster, id)
-		if ok && st.LastStatus == taskStopped {
+		st, ok := s.lastStatusOf(cluster, id)
+		if ok && st == taskStopped {
 			continue
 		}
 		u.used.CPU += t.CPU
@@ -119,7 +119,7 @@ func (s *Server) usageOf(cluster string, r reservationRecord) usage {
 		if t.IPv4 != "" {
 			u.ips = append(u.ips, t.IPv4)
 		}
-		if ok && st.LastStatus == taskRunning {
+		if ok && st == taskRunning {
 			u.running++
 		} else {
 			u.pending++
@@ -133,10 +133,10 @@ func (s *Server) usageOf(cluster string, r reservationRecord) usage {
 func (s *Server) taskGroupsOf(cluster string, r reservationRecord) map[string]int {
 	groups := map[string]int{}
 	for id := range r.Tasks {
-		if st, ok := s.cachedStatus(cluster, id); ok && st.LastStatus == taskStopped {
+		if s.taskIsStopped(cluster, id) {
 			continue
 		}
-		if spec, ok := s.cachedSpec(cluster, id); ok && spec.DesiredState != taskStopped {
+		if spec, ok := s.taskSpecInfo(cluster, id); ok && spec.DesiredState != taskStopped {
 			groups[spec.Group]++
 		}
 	}
@@ -265,22 +265,26 @@ type placementState struct {
 	revs     map[string]int64             // 0: no record yet
 }
 
-// readPlacementState lists the cluster's reservations from the store (for
-// their revisions) and combines them with the cached instances, attributes
-// and link states.
-func (s *Server) readPlacementState(ctx context.Context, cluster string) (placementState, error) {
-	kvs, _, err := s.st.List(ctx, s.key("reservations", cluster)+"/")
-	if err != nil {
-		return placementState{}, err
+// readPlacementState lists the cluster's reservations with the revisions
+// that guard the write (from the cache when fromCache: a stale revision only
+// fails the guard, and the retry reads the store) and combines them with the
+// cached instances, attributes and link states.
+func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCache bool) (placementState, error) {
+	prefix := s.key("reservations", cluster) + "/"
+	var kvs []store.KV
+	if fromCache {
+		kvs = s.cache.List(prefix)
+	} else {
+		var err error
+		if kvs, _, err = s.st.List(ctx, prefix); err != nil {
+			return placementState{}, err
+		}
 	}
 	ps := placementState{records: map[string]reservationRecord{}, revs: map[string]int64{}}
 	for _, kv := range kvs {
-		var r reservationRecord
-		if json.Unmarshal(kv.Value, &r) != nil {
+		r, ok := s.decodeReservations(kv.Key, kv.ModRevision, kv.Value)
+		if !ok {
 			continue
-		}
-		if r.Tasks == nil {
-			r.Tasks = map[string]taskReservation{}
 		}
 		id := store.LastPart(kv.Key)
 		ps.records[id] = r

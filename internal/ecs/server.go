@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -37,6 +38,10 @@ type Server struct {
 	link atomic.Pointer[Link]
 	// stats times placements (placement_stats.go).
 	stats placementStats
+	// memo keeps values placement decodes from the cache (placement_memo.go).
+	memo memo
+	// launchMu serializes this server's placements per cluster (launch).
+	launchMu sync.Map
 }
 
 var _ ecsapi.Handler = (*Server)(nil)

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-dev/berth/internal/agentproto"
@@ -332,12 +333,21 @@ func (s *Server) replayRunToken(ctx context.Context, cluster, token, hash string
 // (another placement, a registration or deregistration on the way) starts
 // again from a fresh read.
 func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, token, hash string) ([]ecsapi.Task, []ecsapi.Failure, error) {
+	// Placements on one server take turns per cluster: concurrent ones
+	// would mostly choose the same instances and retry on the guard. The
+	// guard still arbitrates between servers.
 	st := &s.stats
 	start := time.Now()
+	mu, _ := s.launchMu.LoadOrStore(cluster, &sync.Mutex{})
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	start = addSince(&st.wait, start)
 	defer addSince(&st.total, start)
 	for attempt := 0; ; attempt++ {
 		t0 := time.Now()
-		ps, err := s.readPlacementState(ctx, cluster)
+		// The cache is current for this server's own placements (launch
+		// waits for it after each write); after a conflict, read the store.
+		ps, err := s.readPlacementState(ctx, cluster, attempt == 0)
 		if err != nil {
 			return nil, nil, err
 		}
