@@ -57,44 +57,111 @@ type specInfo struct {
 
 // taskSpecInfo is the cached spec's group and desired status.
 func (s *Server) taskSpecInfo(cluster, id string) (specInfo, bool) {
-	key := s.taskSpecKey(cluster, id)
-	kv, ok := s.cache.Get(key)
-	if !ok {
-		return specInfo{}, false
-	}
-	return memoized(&s.memo, key, kv.ModRevision, kv.Value, func(b []byte) (specInfo, bool) {
-		var v specInfo
-		return v, json.Unmarshal(b, &v) == nil
-	})
+	return s.specInfoAt(s.taskSpecKey(cluster, id))
 }
 
 // lastStatusOf is the cached status's lastStatus.
 func (s *Server) lastStatusOf(cluster, id string) (string, bool) {
-	key := s.taskStatusKey(cluster, id)
+	return s.lastStatusAt(s.taskStatusKey(cluster, id))
+}
+
+// resView is a reservations record with the cache keys of its tasks'
+// status and spec, built once per revision.
+type resView struct {
+	rec        reservationRecord
+	ids        []string
+	statusKeys []string
+	specKeys   []string
+}
+
+// reservationView decodes a reservations record of cluster (memoized;
+// shared: read only).
+func (s *Server) reservationView(cluster, key string, rev int64, raw []byte) (resView, bool) {
+	return memoized(&s.memo, key, rev, raw, func(b []byte) (resView, bool) {
+		var v resView
+		if json.Unmarshal(b, &v.rec) != nil {
+			return v, false
+		}
+		if v.rec.Tasks == nil {
+			v.rec.Tasks = map[string]taskReservation{}
+		}
+		for id := range v.rec.Tasks {
+			v.ids = append(v.ids, id)
+			v.statusKeys = append(v.statusKeys, s.taskStatusKey(cluster, id))
+			v.specKeys = append(v.specKeys, s.taskSpecKey(cluster, id))
+		}
+		return v, true
+	})
+}
+
+// load is usageOf and taskGroupsOf of a record in one pass over its tasks.
+func (s *Server) load(v resView) (usage, map[string]int) {
+	var u usage
+	groups := map[string]int{}
+	for i, id := range v.ids {
+		st, ok := s.lastStatusAt(v.statusKeys[i])
+		if ok && st == taskStopped {
+			continue
+		}
+		t := v.rec.Tasks[id]
+		u.used.CPU += t.CPU
+		u.used.Memory += t.Memory
+		u.used.Ports = append(u.used.Ports, t.Ports...)
+		u.used.PortsUDP = append(u.used.PortsUDP, t.PortsUDP...)
+		if t.IPv4 != "" {
+			u.ips = append(u.ips, t.IPv4)
+		}
+		if ok && st == taskRunning {
+			u.running++
+		} else {
+			u.pending++
+		}
+		if info, ok := s.specInfoAt(v.specKeys[i]); ok && info.DesiredState != taskStopped {
+			groups[info.Group]++
+		}
+	}
+	return u, groups
+}
+
+// memoJSON decodes the cached value at key into a T (memoized; shared:
+// read only).
+func memoJSON[T any](s *Server, key string) (T, bool) {
 	kv, ok := s.cache.Get(key)
 	if !ok {
-		return "", false
+		var zero T
+		return zero, false
 	}
-	type statusInfo struct {
-		LastStatus string `json:"lastStatus"`
-	}
-	v, ok := memoized(&s.memo, key, kv.ModRevision, kv.Value, func(b []byte) (statusInfo, bool) {
-		var v statusInfo
+	return memoized(&s.memo, key, kv.ModRevision, kv.Value, func(b []byte) (T, bool) {
+		var v T
 		return v, json.Unmarshal(b, &v) == nil
 	})
+}
+
+func (s *Server) specInfoAt(key string) (specInfo, bool) { return memoJSON[specInfo](s, key) }
+
+func (s *Server) lastStatusAt(key string) (string, bool) {
+	v, ok := memoJSON[struct {
+		LastStatus string `json:"lastStatus"`
+	}](s, key)
 	return v.LastStatus, ok
 }
 
-// decodeReservations decodes a reservations record (memoized; shared).
-func (s *Server) decodeReservations(key string, rev int64, raw []byte) (reservationRecord, bool) {
-	return memoized(&s.memo, key, rev, raw, func(b []byte) (reservationRecord, bool) {
-		var r reservationRecord
-		if json.Unmarshal(b, &r) != nil {
-			return r, false
+// attributeMap is an instance's attributes as a map (memoized; shared:
+// read only).
+func (s *Server) attributeMap(cluster, id string) map[string]string {
+	key := s.attributesKey(cluster, id)
+	kv, ok := s.cache.Get(key)
+	if !ok {
+		return map[string]string{}
+	}
+	m, _ := memoized(&s.memo, key, kv.ModRevision, kv.Value, func(b []byte) (map[string]string, bool) {
+		var attrs []storedAttribute
+		_ = json.Unmarshal(b, &attrs)
+		m := make(map[string]string, len(attrs))
+		for _, a := range attrs {
+			m[a.Name] = a.Value
 		}
-		if r.Tasks == nil {
-			r.Tasks = map[string]taskReservation{}
-		}
-		return r, true
+		return m, true
 	})
+	return m
 }

@@ -281,34 +281,39 @@ func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCac
 		}
 	}
 	ps := placementState{records: map[string]reservationRecord{}, revs: map[string]int64{}}
+	views := map[string]resView{}
 	for _, kv := range kvs {
-		r, ok := s.decodeReservations(kv.Key, kv.ModRevision, kv.Value)
+		v, ok := s.reservationView(cluster, kv.Key, kv.ModRevision, kv.Value)
 		if !ok {
 			continue
 		}
 		id := store.LastPart(kv.Key)
-		ps.records[id] = r
+		ps.records[id] = v.rec
 		ps.revs[id] = kv.ModRevision
+		views[id] = v
 	}
 	now := s.now()
 	for _, kv := range s.cache.List(s.key("instances", cluster) + "/") {
-		var rec instanceRecord
-		if json.Unmarshal(kv.Value, &rec) != nil {
+		rec, ok := memoized(&s.memo, kv.Key, kv.ModRevision, kv.Value, func(b []byte) (instanceRecord, bool) {
+			var rec instanceRecord
+			return rec, json.Unmarshal(b, &rec) == nil
+		})
+		if !ok {
 			continue
 		}
-		r, ok := ps.records[rec.ID]
+		v, ok := views[rec.ID]
 		if !ok {
 			// Registration creates the record and deregistration deletes it:
 			// without one the instance is gone (the cache lags) or has not
 			// re-registered since Berth added the record.
 			continue
 		}
-		u := s.usageOf(cluster, r)
-		conn, has := s.agentConn(cluster, rec.ID)
+		u, groups := s.load(v)
+		conn, has := memoJSON[agentConnRecord](s, s.agentConnKey(cluster, rec.ID))
 		pi := placementInstance{
 			ID: rec.ID, ARN: s.containerInstanceARN(cluster, rec.ID), Status: rec.Status,
 			Connected:  has && conn.live(now),
-			Attributes: map[string]string{},
+			Attributes: s.attributeMap(cluster, rec.ID),
 			CPU:        resourceValue(rec.Registered, "CPU"),
 			Memory:     resourceValue(rec.Registered, "MEMORY"),
 			UsedCPU:    u.used.CPU, UsedMemory: u.used.Memory,
@@ -318,7 +323,7 @@ func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCac
 
 			EC2InstanceID: rec.EC2InstanceID, RegisteredAt: rec.RegisteredAt,
 			CapacityProvider: rec.CapacityProvider, RunningTasks: u.running,
-			Groups: s.taskGroupsOf(cluster, r),
+			Groups: groups,
 		}
 		if rec.VersionInfo != nil {
 			pi.AgentVersion = deref(rec.VersionInfo.AgentVersion)
@@ -333,9 +338,6 @@ func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCac
 			if a, err := netip.ParseAddr(ip); err == nil {
 				pi.UsedIPs[a] = true
 			}
-		}
-		for _, a := range s.cachedAttributes(cluster, rec.ID) {
-			pi.Attributes[a.Name] = a.Value
 		}
 		if p, err := netip.ParsePrefix(pi.Attributes[awsvpcSubnetAttr]); err == nil && p.Addr().Is4() {
 			pi.Subnet = p.Masked()
