@@ -3,6 +3,8 @@ package ecs
 import (
 	"encoding/json"
 	"sync"
+
+	"github.com/berth-dev/berth/internal/store"
 )
 
 // Placement reads every reservation record of a cluster and, for each task
@@ -146,10 +148,9 @@ func (s *Server) lastStatusAt(key string) (string, bool) {
 	return v.LastStatus, ok
 }
 
-// attributeMap is an instance's attributes as a map (memoized; shared:
-// read only).
-func (s *Server) attributeMap(cluster, id string) map[string]string {
-	key := s.attributesKey(cluster, id)
+// attributeMap is an instance's attributes (under key) as a map
+// (memoized; shared: read only).
+func (s *Server) attributeMap(key string) map[string]string {
 	kv, ok := s.cache.Get(key)
 	if !ok {
 		return map[string]string{}
@@ -164,4 +165,28 @@ func (s *Server) attributeMap(cluster, id string) map[string]string {
 		return m, true
 	})
 	return m
+}
+
+// instView is an instance record with what placement derives from it
+// alone (memoized per revision; shared: read only, Ports and PortsUDP
+// included).
+type instView struct {
+	rec                    instanceRecord
+	arn, attrsKey, connKey string
+	cpu, memory            int64
+	ports, portsUDP        map[int32]bool
+}
+
+func (s *Server) placementView(cluster string, kv store.KV) (instView, bool) {
+	return memoized(&s.memo, kv.Key, kv.ModRevision, kv.Value, func(b []byte) (instView, bool) {
+		var v instView
+		if json.Unmarshal(b, &v.rec) != nil {
+			return v, false
+		}
+		id := v.rec.ID
+		v.arn, v.attrsKey, v.connKey = s.containerInstanceARN(cluster, id), s.attributesKey(cluster, id), s.agentConnKey(cluster, id)
+		v.cpu, v.memory = resourceValue(v.rec.Registered, "CPU"), resourceValue(v.rec.Registered, "MEMORY")
+		v.ports, v.portsUDP = resourcePorts(v.rec.Registered, "PORTS"), resourcePorts(v.rec.Registered, "PORTS_UDP")
+		return v, true
+	})
 }

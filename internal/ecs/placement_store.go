@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -294,13 +295,11 @@ func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCac
 	}
 	now := s.now()
 	for _, kv := range s.cache.List(s.key("instances", cluster) + "/") {
-		rec, ok := memoized(&s.memo, kv.Key, kv.ModRevision, kv.Value, func(b []byte) (instanceRecord, bool) {
-			var rec instanceRecord
-			return rec, json.Unmarshal(b, &rec) == nil
-		})
+		iv, ok := s.placementView(cluster, kv)
 		if !ok {
 			continue
 		}
+		rec := iv.rec
 		v, ok := views[rec.ID]
 		if !ok {
 			// Registration creates the record and deregistration deletes it:
@@ -309,21 +308,27 @@ func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCac
 			continue
 		}
 		u, groups := s.load(v)
-		conn, has := memoJSON[agentConnRecord](s, s.agentConnKey(cluster, rec.ID))
+		conn, has := memoJSON[agentConnRecord](s, iv.connKey)
 		pi := placementInstance{
-			ID: rec.ID, ARN: s.containerInstanceARN(cluster, rec.ID), Status: rec.Status,
+			ID: rec.ID, ARN: iv.arn, Status: rec.Status,
 			Connected:  has && conn.live(now),
-			Attributes: s.attributeMap(cluster, rec.ID),
-			CPU:        resourceValue(rec.Registered, "CPU"),
-			Memory:     resourceValue(rec.Registered, "MEMORY"),
-			UsedCPU:    u.used.CPU, UsedMemory: u.used.Memory,
-			Ports:    resourcePorts(rec.Registered, "PORTS"),
-			PortsUDP: resourcePorts(rec.Registered, "PORTS_UDP"),
-			UsedIPs:  map[netip.Addr]bool{},
+			Attributes: s.attributeMap(iv.attrsKey),
+			CPU:        iv.cpu, Memory: iv.memory,
+			UsedCPU: u.used.CPU, UsedMemory: u.used.Memory,
+			Ports: iv.ports, PortsUDP: iv.portsUDP,
 
 			EC2InstanceID: rec.EC2InstanceID, RegisteredAt: rec.RegisteredAt,
 			CapacityProvider: rec.CapacityProvider, RunningTasks: u.running,
 			Groups: groups,
+		}
+		if len(u.used.Ports) > 0 {
+			pi.Ports = maps.Clone(pi.Ports)
+		}
+		if len(u.used.PortsUDP) > 0 {
+			pi.PortsUDP = maps.Clone(pi.PortsUDP)
+		}
+		if len(u.ips) > 0 {
+			pi.UsedIPs = map[netip.Addr]bool{}
 		}
 		if rec.VersionInfo != nil {
 			pi.AgentVersion = deref(rec.VersionInfo.AgentVersion)
