@@ -333,6 +333,20 @@ func checkServicePlacement(pcs []ecsapi.PlacementConstraint, pss []ecsapi.Placem
 	return nil
 }
 
+// deploymentSeen: the controller has turned the API's deployment id into a
+// deployment (possibly one it has since rolled back or replaced).
+func deploymentSeen(st plan.Status, id string) bool {
+	if st.LastCompleted != nil && st.LastCompleted.ID == id {
+		return true
+	}
+	for _, d := range st.Deployments {
+		if d.ID == id || d.RollbackOf == id {
+			return true
+		}
+	}
+	return false
+}
+
 // serviceView renders a service for the API: the spec with the
 // controller's status.
 func (s *Server) serviceView(r serviceRecord, withTags bool) *ecsapi.Service {
@@ -374,9 +388,13 @@ func (s *Server) serviceView(r serviceRecord, withTags bool) *ecsapi.Service {
 			}
 		}
 	}
-	if len(st.Deployments) == 0 && status == serviceActive {
-		// The controller has not seen the service yet: show the requested
-		// deployment.
+	if status == serviceActive && !deploymentSeen(st, r.DeploymentID) {
+		// The controller has not seen the requested deployment yet: show
+		// it as PRIMARY (an UpdateService answer names it) and the others
+		// as ACTIVE.
+		for i := range st.Deployments {
+			st.Deployments[i].Status = plan.Active
+		}
 		v.Deployments = append(v.Deployments, ecsapi.Deployment{
 			Id: ptr(r.DeploymentID), Status: ptr(plan.Primary), TaskDefinition: ptr(r.TaskDefinition),
 			DesiredCount: ptr(r.DesiredCount), PendingCount: ptr(int32(0)), RunningCount: ptr(int32(0)), FailedTasks: ptr(int32(0)),

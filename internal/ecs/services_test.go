@@ -226,9 +226,13 @@ func TestServiceTasksFakeAgent(t *testing.T) {
 	if err := w.Wait(ctx, &ecs.DescribeServicesInput{Cluster: aws.String("fa"), Services: []string{"web"}}, 30*time.Second); err != nil {
 		t.Fatalf("services-stable: %v", err)
 	}
-	s = describeService(t, c, "fa", "web")
-	if s.RunningCount != 3 || s.PendingCount != 0 || s.Deployments[0].RolloutState != types.DeploymentRolloutStateCompleted {
-		t.Fatalf("service %d running %d pending, rollout %s", s.RunningCount, s.PendingCount, s.Deployments[0].RolloutState)
+	// Tasks without health checks count once they have run a moment.
+	eventually(t, "a COMPLETED rollout", func() bool {
+		s = describeService(t, c, "fa", "web")
+		return s.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted
+	})
+	if s.RunningCount != 3 || s.PendingCount != 0 {
+		t.Fatalf("service %d running %d pending", s.RunningCount, s.PendingCount)
 	}
 	msgs := eventMessages(s)
 	if !containsPrefix(msgs, "(service web) has started 3 tasks: (task ") || !containsPrefix(msgs, "(service web) has reached a steady state.") {

@@ -17,9 +17,11 @@ const (
 	throttleBase  = 5 * time.Second
 	throttleMax   = 15 * time.Minute
 	// resetAfter: a task without health checks resets the consecutive
-	// failure count once it has been RUNNING this long (one that exits at
-	// once must not hide a broken revision from the circuit breaker).
-	resetAfter = 5 * time.Second
+	// failure count, and counts toward a COMPLETED rollout, once it has
+	// been RUNNING this long (one that exits at once must not hide a broken
+	// revision from the circuit breaker). ECS waits 40 s; tasks with health
+	// checks count as soon as they are HEALTHY.
+	resetAfter = 3 * time.Second
 )
 
 // DeploymentID makes the deployment id ECS shows: ecs-svc/ and 19 digits.
@@ -39,6 +41,12 @@ func Threshold(desired int) int { return min(max((desired+1)/2, 3), 200) }
 // health checks, HEALTHY.
 func Healthy(t Task) bool {
 	return t.LastStatus == TaskRunning && !t.DesiredStopped && (!t.HasHealthCheck || t.Health == "HEALTHY")
+}
+
+// healthy is Healthy, and for a task without health checks, RUNNING for
+// resetAfter: what the minimum healthy percent and rollout completion count.
+func (r *reconciler) healthy(t Task) bool {
+	return Healthy(t) && (t.HasHealthCheck || !r.now.Before(t.StartedAt.Add(resetAfter)))
 }
 
 // live: the task is wanted and not stopped (PENDING or RUNNING for the
@@ -195,14 +203,10 @@ func (r *reconciler) circuitBreaker() {
 	if !r.svc.Rollback || lc == nil || lc.ID == p.ID || lc.TaskDefinition == "" {
 		return
 	}
-	failedID := p.ID
 	p.Status = Active
 	d := Deployment{ID: DeploymentID(r.now), Status: Primary, TaskDefinition: lc.TaskDefinition,
 		CreatedAt: r.now, UpdatedAt: r.now, RolloutState: InProgress, RollbackOf: r.svc.DeploymentID,
 		RolloutStateReason: "ECS deployment circuit breaker: rolling back to deploymentId " + lc.ID + "."}
-	if failedID != r.svc.DeploymentID {
-		d.RollbackOf = failedID
-	}
 	r.st.Deployments = append([]Deployment{d}, r.st.Deployments...)
 	r.st.NotBefore = time.Time{}
 	r.event("rolling back to deployment %s.", lc.ID)
@@ -276,7 +280,7 @@ func (r *reconciler) unhealthy(t Task) bool {
 
 // stopOrder sorts tasks so that the ones to stop first come first: not
 // healthy before healthy, then newest first.
-func stopOrder(ts []Task) {
+func (r *reconciler) stopOrder(ts []Task) {
 	slices.SortStableFunc(ts, func(a, b Task) int {
 		ha, hb := Healthy(a), Healthy(b)
 		if ha != hb {
@@ -315,7 +319,7 @@ func (r *reconciler) replica() {
 			r.stop(t, ReasonUnhealthy)
 			continue
 		}
-		if Healthy(t) {
+		if r.healthy(t) {
 			healthy++
 		}
 		if p != nil && t.DeploymentID == p.ID && usable[t.InstanceID] {
@@ -324,9 +328,14 @@ func (r *reconciler) replica() {
 			old = append(old, t)
 		}
 	}
-	budget := healthy - minHealthy // healthy tasks that may stop
+	// budget is how many healthy tasks may stop. Only tasks past the
+	// settling time (r.healthy) earn it, while stopping any RUNNING task
+	// (Healthy) spends it: the minimum holds even counting every RUNNING
+	// task as healthy, and replacements that crash at once never make room
+	// for stopping the tasks that work.
+	budget := healthy - minHealthy
 	if len(cur) > desired {
-		stopOrder(cur)
+		r.stopOrder(cur)
 		keep := cur[:0:0]
 		for i, t := range cur {
 			if i >= len(cur)-desired {
@@ -344,7 +353,7 @@ func (r *reconciler) replica() {
 		}
 		cur = keep
 	}
-	stopOrder(old)
+	r.stopOrder(old)
 	var oldLeft []Task
 	for _, t := range old {
 		reason := fmt.Sprintf(ReasonScaleIn, r.primaryID())
@@ -362,15 +371,15 @@ func (r *reconciler) replica() {
 		}
 		r.stop(t, reason)
 	}
+	room := maxTasks - len(cur) - len(oldLeft)
 	if r.canLaunch() {
-		room := maxTasks - len(cur) - len(oldLeft)
 		if n := min(desired-len(cur), room); n > 0 {
 			r.plan.Start = append(r.plan.Start, Start{DeploymentID: p.ID, TaskDefinition: p.TaskDefinition, Count: n})
 		}
 	} else if p != nil && p.RolloutState != Failed && desired > len(cur) && r.st.NotBefore.After(r.now) {
 		r.plan.Wait = r.st.NotBefore.Sub(r.now)
 	}
-	if len(r.plan.Start) == 0 && len(r.plan.Stop) == 0 && len(cur) < desired && len(oldLeft) > 0 && r.canLaunch() {
+	if len(r.plan.Start) == 0 && len(r.plan.Stop) == 0 && len(cur) < desired && room <= 0 && len(oldLeft) > 0 && r.canLaunch() && healthy <= minHealthy {
 		r.event("was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.")
 	}
 }
@@ -402,7 +411,7 @@ func (r *reconciler) daemon() {
 			r.stop(t, ReasonUnhealthy)
 			continue
 		}
-		if Healthy(t) {
+		if r.healthy(t) {
 			healthy++
 		}
 		byInstance[t.InstanceID] = append(byInstance[t.InstanceID], t)
@@ -434,12 +443,12 @@ func (r *reconciler) daemon() {
 				old = append(old, t)
 			}
 		}
-		stopOrder(cur)
+		r.stopOrder(cur)
 		for len(cur) > 1 {
 			r.stop(cur[0], ReasonDaemon)
 			cur = cur[1:]
 		}
-		stopOrder(old)
+		r.stopOrder(old)
 		oldLeft := 0
 		for _, t := range old {
 			if Healthy(t) && len(cur) == 0 {
@@ -480,7 +489,10 @@ func (r *reconciler) finish() {
 			pending[t.DeploymentID]++
 			totalPending++
 		}
-		if p != nil && t.DeploymentID == p.ID && Healthy(t) {
+		if p != nil && t.DeploymentID == p.ID && r.healthy(t) {
+			// Without health checks a task must stay up a moment before the
+			// rollout completes: one that exits at once must reach the
+			// circuit breaker, not a COMPLETED deployment.
 			healthyNew++
 		}
 	}
@@ -503,7 +515,7 @@ func (r *reconciler) finish() {
 	}
 	r.st.Deployments = kept
 	quiet := len(r.plan.Stop) == 0 && started == 0
-	settled := p != nil && len(kept) == 1 && quiet && healthyNew == desired && totalRunning+totalPending == desired
+	settled := p != nil && len(kept) == 1 && quiet && healthyNew == desired && totalRunning+totalPending == desired && p.FailedTasks == 0
 	if settled && kept[0].RolloutState == InProgress {
 		kept[0].RolloutState = Completed
 		kept[0].RolloutStateReason = "ECS deployment " + kept[0].ID + " completed."

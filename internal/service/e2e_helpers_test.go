@@ -1,0 +1,289 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/berth-dev/berth/internal/agent"
+	"github.com/berth-dev/berth/internal/agent/config"
+	"github.com/berth-dev/berth/internal/agent/engine"
+	"github.com/berth-dev/berth/internal/controlplane"
+	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/runtime"
+	"github.com/berth-dev/berth/internal/runtime/docker/dockertest"
+	"github.com/berth-dev/berth/internal/testcluster"
+)
+
+// These tests run real agents on the local Docker engine (several agents
+// share one engine) against an in-process control plane, and drive it with
+// the official SDK. They fail, never skip, without an engine.
+
+type runningAgent struct {
+	*agent.Agent
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (r *runningAgent) stop() {
+	r.cancel()
+	<-r.done
+}
+
+// startAgent runs an agent joined to cluster; its containers and networks
+// are removed when the test ends.
+func startAgent(t testing.TB, awsCfg aws.Config, endpoint, cluster string) *runningAgent {
+	t.Helper()
+	rt := dockertest.Runtime(t)
+	cfg := config.Default()
+	cfg.Endpoint, cfg.Cluster, cfg.DataDir, cfg.Region = endpoint, cluster, filepath.Join(t.TempDir(), "agent"), awsCfg.Region
+	cfg.StopTimeout = 2 * time.Second
+	cfg.CPU, cfg.Memory = 4096, 4096
+	cfg.MetadataListen = "0.0.0.0:0"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	a, err := agent.New(ctx, agent.Options{Config: cfg, Runtime: rt, AWS: awsCfg, Version: "test"})
+	if err != nil {
+		t.Fatalf("starting the agent: %v", err)
+	}
+	t.Cleanup(func() { removeAgent(t, rt, a.AgentID()) })
+	rctx, rcancel := context.WithCancel(context.Background())
+	ra := &runningAgent{Agent: a, cancel: rcancel, done: make(chan struct{})}
+	go func() {
+		defer close(ra.done)
+		if err := a.Run(rctx); err != nil && rctx.Err() == nil {
+			t.Errorf("agent: %v", err)
+		}
+	}()
+	t.Cleanup(ra.stop)
+	return ra
+}
+
+func removeAgent(t testing.TB, rt runtime.Runtime, agentID string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	f := runtime.Filter{Labels: map[string]string{engine.LabelAgent: agentID}}
+	list, _ := rt.ListContainers(ctx, f)
+	for _, c := range list {
+		if err := rt.RemoveContainer(ctx, c.ID, runtime.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf("cleanup: %v", err)
+		}
+	}
+	vols, _ := rt.ListVolumes(ctx, f)
+	for _, v := range vols {
+		_ = rt.RemoveVolume(ctx, v.Name, true)
+	}
+	nets, _ := rt.ListNetworks(ctx, f)
+	for _, n := range nets {
+		if err := rt.RemoveNetwork(ctx, n.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
+			t.Errorf("cleanup: %v", err)
+		}
+	}
+}
+
+// env is a control plane, a cluster and its agents.
+type env struct {
+	t       *testing.T
+	c       *ecs.Client
+	cluster string
+	awsCfg  aws.Config
+	url     string
+	agents  []*runningAgent
+}
+
+func newEnv(t *testing.T, agents int) *env {
+	t.Helper()
+	dockertest.Runtime(t) // fail early and clearly without an engine
+	cp := testcluster.Start(t, testcluster.Options{})
+	e := &env{t: t, c: cp.ECS(), cluster: fmt.Sprint("svc", time.Now().UnixNano()%1e9), awsCfg: cp.AWSConfig(), url: cp.Endpoint()}
+	e.createCluster()
+	for range agents {
+		e.addAgent()
+	}
+	return e
+}
+
+func (e *env) createCluster() {
+	if _, err := e.c.CreateCluster(e.t.Context(), &ecs.CreateClusterInput{ClusterName: aws.String(e.cluster)}); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *env) addAgent() *runningAgent {
+	e.t.Helper()
+	a := startAgent(e.t, e.awsCfg, e.url, e.cluster)
+	e.waitConnected(a.InstanceARN())
+	e.agents = append(e.agents, a)
+	return a
+}
+
+func (e *env) waitConnected(instance string) {
+	e.t.Helper()
+	e.eventually(30*time.Second, "agent connected", func() bool {
+		out, err := e.c.DescribeContainerInstances(e.t.Context(), &ecs.DescribeContainerInstancesInput{
+			Cluster: aws.String(e.cluster), ContainerInstances: []string{instance}})
+		return err == nil && len(out.ContainerInstances) == 1 && out.ContainerInstances[0].AgentConnected
+	})
+}
+
+func (e *env) eventually(timeout time.Duration, what string, cond func() bool) {
+	e.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			e.t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// registerApp registers the sample app (bridge, ephemeral host port) with
+// extra args, e.g. --exit-after.
+func (e *env) registerApp(family string, args ...string) string {
+	e.t.Helper()
+	out, err := e.c.RegisterTaskDefinition(e.t.Context(), &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String(family), NetworkMode: types.NetworkModeBridge,
+		ContainerDefinitions: []types.ContainerDefinition{{
+			Name: aws.String("web"), Image: aws.String(images.SampleApp), Memory: aws.Int32(32), Command: args,
+			PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(8080), HostPort: aws.Int32(0)}},
+		}},
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return aws.ToString(out.TaskDefinition.TaskDefinitionArn)
+}
+
+func (e *env) service(name string) types.Service {
+	e.t.Helper()
+	out, err := e.c.DescribeServices(e.t.Context(), &ecs.DescribeServicesInput{Cluster: aws.String(e.cluster), Services: []string{name}})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if len(out.Services) != 1 {
+		e.t.Fatalf("service %s: %+v", name, out.Failures)
+	}
+	return out.Services[0]
+}
+
+// tasks describes the service's tasks that are not STOPPED (any desired
+// status).
+func (e *env) tasks(service string) []types.Task {
+	e.t.Helper()
+	var arns []string
+	for _, ds := range []types.DesiredStatus{types.DesiredStatusRunning, types.DesiredStatusStopped} {
+		out, err := e.c.ListTasks(e.t.Context(), &ecs.ListTasksInput{Cluster: aws.String(e.cluster), ServiceName: aws.String(service), DesiredStatus: ds, MaxResults: aws.Int32(100)})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		arns = append(arns, out.TaskArns...)
+	}
+	var tasks []types.Task
+	for chunk := range slices.Chunk(arns, 100) {
+		out, err := e.c.DescribeTasks(e.t.Context(), &ecs.DescribeTasksInput{Cluster: aws.String(e.cluster), Tasks: chunk})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		for _, tk := range out.Tasks {
+			if aws.ToString(tk.LastStatus) != "STOPPED" {
+				tasks = append(tasks, tk)
+			}
+		}
+	}
+	return tasks
+}
+
+// running counts RUNNING tasks of the service (healthy, as these task
+// definitions have no health checks) and RUNNING or PENDING ones.
+func (e *env) running(service string) (running, active int, byTD map[string]int) {
+	byTD = map[string]int{}
+	for _, tk := range e.tasks(service) {
+		st := aws.ToString(tk.LastStatus)
+		if aws.ToString(tk.DesiredStatus) != "RUNNING" {
+			continue
+		}
+		active++
+		if st == "RUNNING" {
+			running++
+			byTD[aws.ToString(tk.TaskDefinitionArn)]++
+		}
+	}
+	return
+}
+
+func (e *env) waitStable(service string, timeout time.Duration) {
+	e.t.Helper()
+	w := ecs.NewServicesStableWaiter(e.c, func(o *ecs.ServicesStableWaiterOptions) {
+		o.MinDelay, o.MaxDelay = 200*time.Millisecond, 500*time.Millisecond
+	})
+	if err := w.Wait(e.t.Context(), &ecs.DescribeServicesInput{Cluster: aws.String(e.cluster), Services: []string{service}}, timeout); err != nil {
+		s := e.service(service)
+		e.t.Fatalf("services-stable %s: %v\nrunning %d desired %d deployments %+v\nevents %q", service, err, s.RunningCount, s.DesiredCount, s.Deployments, messages(s))
+	}
+}
+
+// waitCompleted waits until the service's only deployment is COMPLETED.
+func (e *env) waitCompleted(service string, timeout time.Duration) {
+	e.t.Helper()
+	e.eventually(timeout, service+" COMPLETED", func() bool {
+		s := e.service(service)
+		return len(s.Deployments) == 1 && s.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted
+	})
+}
+
+func messages(s types.Service) []string {
+	var out []string
+	for _, ev := range s.Events {
+		out = append(out, aws.ToString(ev.Message))
+	}
+	return out
+}
+
+func hasMessage(s types.Service, substr string) bool {
+	for _, m := range messages(s) {
+		if strings.Contains(m, substr) {
+			return true
+		}
+	}
+	return false
+}
+
+// freeAddr picks a loopback address for a control plane that must keep its
+// port across a restart.
+func freeAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func startControlPlane(t *testing.T, dataDir, listen string) *controlplane.ControlPlane {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cp, err := controlplane.Start(ctx, controlplane.Config{Listen: listen, DataDir: dataDir, Dev: true,
+		RootKey: controlplane.RootKey{AccessKeyID: testcluster.AccessKeyID, SecretAccessKey: testcluster.SecretAccessKey}})
+	if err != nil {
+		t.Fatalf("starting the control plane: %v", err)
+	}
+	return cp
+}
+
+func clientFor(cp *controlplane.ControlPlane) (aws.Config, *ecs.Client) {
+	cfg := aws.Config{Region: cp.Config().Region, BaseEndpoint: aws.String(cp.Endpoint()), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(testcluster.AccessKeyID, testcluster.SecretAccessKey, "")}
+	return cfg, ecs.NewFromConfig(cfg)
+}

@@ -1,0 +1,288 @@
+package service_test
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ecs"
+	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
+
+	"github.com/berth-dev/berth/internal/runtime/docker/dockertest"
+)
+
+// TestE2EScaleAndReplace: 0 -> 5 -> 2 tasks; a task whose container is
+// killed is replaced.
+func TestE2EScaleAndReplace(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2)
+	ctx := t.Context()
+	td := e.registerApp("scale")
+	if _, err := e.c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(e.cluster), ServiceName: aws.String("web"),
+		TaskDefinition: aws.String(td), DesiredCount: aws.Int32(0)}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStable("web", 30*time.Second)
+	if _, err := e.c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(e.cluster), Service: aws.String("web"), DesiredCount: aws.Int32(5)}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStable("web", time.Minute)
+	if r, _, _ := e.running("web"); r != 5 {
+		t.Fatalf("%d running, want 5", r)
+	}
+	// Kill one task's container: the agent reports it stopped and the
+	// controller starts a replacement.
+	victim := e.tasks("web")[0]
+	rt := dockertest.Runtime(t)
+	if err := rt.KillContainer(ctx, aws.ToString(victim.Containers[0].RuntimeId), "KILL"); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(time.Minute, "a replacement for the killed task", func() bool {
+		n := 0
+		for _, tk := range e.tasks("web") { // one snapshot
+			if aws.ToString(tk.TaskArn) == aws.ToString(victim.TaskArn) {
+				return false
+			}
+			if aws.ToString(tk.LastStatus) == "RUNNING" && aws.ToString(tk.DesiredStatus) == "RUNNING" {
+				n++
+			}
+		}
+		return n == 5
+	})
+	if !hasMessage(e.service("web"), "has started 1 tasks") {
+		t.Errorf("no event for the replacement: %q", messages(e.service("web")))
+	}
+	if _, err := e.c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(e.cluster), Service: aws.String("web"), DesiredCount: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStable("web", time.Minute)
+	e.eventually(30*time.Second, "2 tasks left", func() bool { return len(e.tasks("web")) == 2 })
+	s := e.service("web")
+	if s.RunningCount != 2 || !hasMessage(s, "running tasks: (task ") || !hasMessage(s, "has reached a steady state.") {
+		t.Fatalf("service %d running, events %q", s.RunningCount, messages(s))
+	}
+}
+
+// TestE2ERollingUpdate: 4 tasks, 50/200, a new revision: by polling, never
+// fewer than 2 healthy nor more than 8 running; the rollout completes.
+func TestE2ERollingUpdate(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2)
+	ctx := t.Context()
+	td1 := e.registerApp("roll")
+	td2 := e.registerApp("roll", "--port", "8080")
+	if _, err := e.c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(e.cluster), ServiceName: aws.String("web"),
+		TaskDefinition: aws.String(td1), DesiredCount: aws.Int32(4),
+		DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(50), MaximumPercent: aws.Int32(200)}}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStable("web", time.Minute)
+	start := time.Now()
+	if _, err := e.c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(e.cluster), Service: aws.String("web"), TaskDefinition: aws.String(td2)}); err != nil {
+		t.Fatal(err)
+	}
+	minHealthy, maxRunning, polls := 4, 0, 0
+	var completed time.Duration
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		running, _, byTD := e.running("web")
+		polls++
+		minHealthy, maxRunning = min(minHealthy, running), max(maxRunning, running)
+		s := e.service("web")
+		if len(s.Deployments) == 1 && s.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted &&
+			aws.ToString(s.Deployments[0].TaskDefinition) == td2 && byTD[td2] == 4 && running == 4 {
+			completed = time.Since(start)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if completed == 0 {
+		s := e.service("web")
+		t.Fatalf("rollout not completed: %+v\nevents %q", s.Deployments, messages(s))
+	}
+	t.Logf("rolling update of 4 tasks (50/200): COMPLETED after %s; %d polls saw between %d and %d running", completed.Round(time.Millisecond), polls, minHealthy, maxRunning)
+	if minHealthy < 2 || maxRunning > 8 {
+		t.Fatalf("saw %d healthy at the lowest and %d running at the highest, want >= 2 and <= 8", minHealthy, maxRunning)
+	}
+	e.waitStable("web", 30*time.Second)
+}
+
+// TestE2ECircuitBreakerRollback: a revision whose container exits at once
+// fails its deployment and the service returns to the last COMPLETED one.
+func TestE2ECircuitBreakerRollback(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	ctx := t.Context()
+	good := e.registerApp("cb")
+	bad := e.registerApp("cb", "--exit-after", "1ms", "--exit-code", "3")
+	if _, err := e.c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(e.cluster), ServiceName: aws.String("web"),
+		TaskDefinition: aws.String(good), DesiredCount: aws.Int32(2),
+		DeploymentConfiguration: &types.DeploymentConfiguration{DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: true, Rollback: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitCompleted("web", time.Minute) // the rollback target
+	upd, err := e.c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(e.cluster), Service: aws.String("web"), TaskDefinition: aws.String(bad)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	badID := aws.ToString(upd.Service.Deployments[0].Id)
+	deadline := time.Now().Add(time.Minute)
+	for !hasMessage(e.service("web"), "deployment "+badID+" deployment failed: tasks failed to start.") {
+		if time.Now().After(deadline) {
+			s := e.service("web")
+			var stopped []string
+			out, _ := e.c.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(e.cluster), DesiredStatus: types.DesiredStatusStopped})
+			if len(out.TaskArns) > 0 {
+				d, _ := e.c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(e.cluster), Tasks: out.TaskArns})
+				for _, tk := range d.Tasks {
+					stopped = append(stopped, aws.ToString(tk.LastStatus)+" "+string(tk.StopCode)+" "+aws.ToString(tk.StoppedReason))
+				}
+			}
+			t.Fatalf("no circuit breaker: deployments %+v\nevents %q\nstopped %q", s.Deployments, messages(s), stopped)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.waitStable("web", 2*time.Minute)
+	s := e.service("web")
+	d := s.Deployments[0]
+	if aws.ToString(d.TaskDefinition) != good || d.RolloutState != types.DeploymentRolloutStateCompleted || aws.ToString(s.TaskDefinition) != good {
+		t.Fatalf("after rollback: service td %s, deployment %+v", aws.ToString(s.TaskDefinition), d)
+	}
+	if _, _, byTD := e.running("web"); byTD[good] != 2 || byTD[bad] != 0 {
+		t.Fatalf("running by revision: %v", byTD)
+	}
+}
+
+// TestE2EDaemonJoin: a DAEMON service on three agents runs three tasks, one
+// per instance; a fourth agent that joins gets one too.
+func TestE2EDaemonJoin(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 3)
+	ctx := t.Context()
+	td := e.registerApp("daemon")
+	if _, err := e.c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(e.cluster), ServiceName: aws.String("d"),
+		TaskDefinition: aws.String(td), SchedulingStrategy: types.SchedulingStrategyDaemon}); err != nil {
+		t.Fatal(err)
+	}
+	perInstance := func(want int) bool {
+		m := map[string]int{}
+		for _, tk := range e.tasks("d") {
+			if aws.ToString(tk.LastStatus) == "RUNNING" {
+				m[aws.ToString(tk.ContainerInstanceArn)]++
+			}
+		}
+		if len(m) != want {
+			return false
+		}
+		for _, n := range m {
+			if n != 1 {
+				return false
+			}
+		}
+		return true
+	}
+	e.eventually(time.Minute, "one task on each of 3 instances", func() bool { return perInstance(3) })
+	e.waitStable("d", time.Minute)
+	e.addAgent()
+	e.eventually(time.Minute, "one task on each of 4 instances", func() bool { return perInstance(4) })
+	e.waitStable("d", time.Minute)
+	if s := e.service("d"); s.DesiredCount != 4 || s.RunningCount != 4 {
+		t.Fatalf("daemon service desired %d running %d", s.DesiredCount, s.RunningCount)
+	}
+}
+
+// TestE2EDrain: the tasks of a DRAINING instance move to the others.
+func TestE2EDrain(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 2)
+	ctx := t.Context()
+	td := e.registerApp("drain")
+	if _, err := e.c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(e.cluster), ServiceName: aws.String("web"),
+		TaskDefinition: aws.String(td), DesiredCount: aws.Int32(4)}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStable("web", time.Minute)
+	drained := e.agents[0].InstanceARN()
+	if _, err := e.c.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{Cluster: aws.String(e.cluster),
+		ContainerInstances: []string{drained}, Status: types.ContainerInstanceStatusDraining}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(time.Minute, "all tasks off the draining instance", func() bool {
+		n := 0
+		for _, tk := range e.tasks("web") {
+			if aws.ToString(tk.ContainerInstanceArn) == drained {
+				return false
+			}
+			if aws.ToString(tk.LastStatus) == "RUNNING" {
+				n++
+			}
+		}
+		return n == 4
+	})
+	e.waitStable("web", time.Minute)
+}
+
+// TestE2ERestartMidRollout: the control plane (and so the controller) is
+// restarted during a rollout; the rollout finishes with exactly the desired
+// tasks of the new revision.
+func TestE2ERestartMidRollout(t *testing.T) {
+	t.Parallel()
+	dockertest.Runtime(t)
+	dataDir, addr := t.TempDir(), freeAddr(t)
+	cp := startControlPlane(t, dataDir, addr)
+	awsCfg, c := clientFor(cp)
+	e := &env{t: t, c: c, cluster: "restart", awsCfg: awsCfg, url: cp.Endpoint()}
+	e.createCluster()
+	e.addAgent()
+	e.addAgent()
+	ctx := t.Context()
+	td1 := e.registerApp("rs")
+	td2 := e.registerApp("rs", "--port", "8080")
+	if _, err := e.c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(e.cluster), ServiceName: aws.String("web"),
+		TaskDefinition: aws.String(td1), DesiredCount: aws.Int32(4),
+		DeploymentConfiguration: &types.DeploymentConfiguration{MinimumHealthyPercent: aws.Int32(50), MaximumPercent: aws.Int32(150)}}); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStable("web", time.Minute)
+	if _, err := e.c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(e.cluster), Service: aws.String("web"), TaskDefinition: aws.String(td2)}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(30*time.Second, "the rollout to start", func() bool {
+		_, _, byTD := e.running("web")
+		return byTD[td2] > 0 || len(e.tasks("web")) > 4
+	})
+	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	if err := cp.Close(closeCtx); err != nil {
+		t.Fatalf("stopping the control plane: %v", err)
+	}
+	cancel()
+	cp2 := startControlPlane(t, dataDir, addr)
+	var once sync.Once
+	t.Cleanup(func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			_ = cp2.Close(ctx)
+		})
+	})
+	_, e.c = clientFor(cp2)
+	e.waitStable("web", 2*time.Minute)
+	e.eventually(30*time.Second, "exactly 4 tasks of the new revision", func() bool {
+		tasks := e.tasks("web")
+		if len(tasks) != 4 {
+			return false
+		}
+		for _, tk := range tasks {
+			if aws.ToString(tk.TaskDefinitionArn) != td2 || aws.ToString(tk.LastStatus) != "RUNNING" {
+				return false
+			}
+		}
+		return true
+	})
+	s := e.service("web")
+	if s.RunningCount != 4 || len(s.Deployments) != 1 || aws.ToString(s.Deployments[0].TaskDefinition) != td2 {
+		t.Fatalf("after the restart: running %d deployments %+v", s.RunningCount, s.Deployments)
+	}
+}
