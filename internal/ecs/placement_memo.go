@@ -68,12 +68,24 @@ func (s *Server) lastStatusOf(cluster, id string) (string, bool) {
 }
 
 // resView is a reservations record with the cache keys of its tasks'
-// status and spec, built once per revision.
+// status and spec, built once per revision, and what placement last decoded
+// of each (by mod revision).
 type resView struct {
-	rec        reservationRecord
-	ids        []string
-	statusKeys []string
-	specKeys   []string
+	rec   reservationRecord
+	ids   []string
+	keys  []string // status keys of ids, then their spec keys
+	slots *taskSlots
+}
+
+// taskSlots remembers the decoded status and spec info of a record's tasks.
+type taskSlots struct {
+	mu        sync.Mutex
+	statusRev []int64
+	status    []string
+	specRev   []int64
+	spec      []specInfo
+	kvs       []store.KV
+	found     []bool
 }
 
 // reservationView decodes a reservations record of cluster (memoized;
@@ -89,19 +101,41 @@ func (s *Server) reservationView(cluster, key string, rev int64, raw []byte) (re
 		}
 		for id := range v.rec.Tasks {
 			v.ids = append(v.ids, id)
-			v.statusKeys = append(v.statusKeys, s.taskStatusKey(cluster, id))
-			v.specKeys = append(v.specKeys, s.taskSpecKey(cluster, id))
+			v.keys = append(v.keys, s.taskStatusKey(cluster, id))
 		}
+		for _, id := range v.ids {
+			v.keys = append(v.keys, s.taskSpecKey(cluster, id))
+		}
+		n := len(v.ids)
+		v.slots = &taskSlots{statusRev: make([]int64, n), status: make([]string, n), specRev: make([]int64, n), spec: make([]specInfo, n)}
 		return v, true
 	})
 }
 
-// load is usageOf and taskGroupsOf of a record in one pass over its tasks.
+// load is usageOf and taskGroupsOf of a record in one pass over its tasks,
+// their status and spec read from the cache under one lock and decoded
+// only when their revision changed.
 func (s *Server) load(v resView) (usage, map[string]int) {
 	var u usage
 	groups := map[string]int{}
+	sl := v.slots
+	sl.mu.Lock()
+	defer sl.mu.Unlock()
+	sl.kvs, sl.found = s.cache.GetMany(v.keys, sl.kvs, sl.found)
+	n := len(v.ids)
 	for i, id := range v.ids {
-		st, ok := s.lastStatusAt(v.statusKeys[i])
+		st, ok := "", sl.found[i]
+		if ok {
+			kv := sl.kvs[i]
+			if sl.statusRev[i] != kv.ModRevision {
+				var d struct {
+					LastStatus string `json:"lastStatus"`
+				}
+				_ = json.Unmarshal(kv.Value, &d)
+				sl.status[i], sl.statusRev[i] = d.LastStatus, kv.ModRevision
+			}
+			st = sl.status[i]
+		}
 		if ok && st == taskStopped {
 			continue
 		}
@@ -118,8 +152,17 @@ func (s *Server) load(v resView) (usage, map[string]int) {
 		} else {
 			u.pending++
 		}
-		if info, ok := s.specInfoAt(v.specKeys[i]); ok && info.DesiredState != taskStopped {
-			groups[info.Group]++
+		if !sl.found[n+i] {
+			continue
+		}
+		kv := sl.kvs[n+i]
+		if sl.specRev[i] != kv.ModRevision {
+			var d specInfo
+			_ = json.Unmarshal(kv.Value, &d)
+			sl.spec[i], sl.specRev[i] = d, kv.ModRevision
+		}
+		if sl.spec[i].DesiredState != taskStopped {
+			groups[sl.spec[i].Group]++
 		}
 	}
 	return u, groups
