@@ -11,6 +11,7 @@ import (
 	"time"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/scheduler"
 	"github.com/berth-dev/berth/internal/service/plan"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -330,7 +331,30 @@ func checkServicePlacement(pcs []ecsapi.PlacementConstraint, pss []ecsapi.Placem
 	if len(pss) > 5 {
 		return invalidParam("At most 5 placement strategies are allowed.")
 	}
-	return nil
+	return checkPlacement(placementRequest{Constraints: schedulerConstraints(pcs), Strategies: schedulerStrategies(pss)})
+}
+
+func schedulerConstraints(pcs []ecsapi.PlacementConstraint) []scheduler.Constraint {
+	var out []scheduler.Constraint
+	for _, pc := range pcs {
+		out = append(out, scheduler.Constraint{Type: string(deref(pc.Type)), Expression: deref(pc.Expression)})
+	}
+	return out
+}
+
+func schedulerStrategies(pss []ecsapi.PlacementStrategy) []scheduler.Strategy {
+	var out []scheduler.Strategy
+	for _, ps := range pss {
+		out = append(out, scheduler.Strategy{Type: string(deref(ps.Type)), Field: deref(ps.Field)})
+	}
+	return out
+}
+
+// defaultServiceStrategy is what a REPLICA service without placement
+// strategies uses: ECS's "AZ balanced spread".
+var defaultServiceStrategy = []scheduler.Strategy{
+	{Type: string(ecsapi.PlacementStrategyTypeSpread), Field: "attribute:ecs.availability-zone"},
+	{Type: string(ecsapi.PlacementStrategyTypeSpread), Field: "instanceId"},
 }
 
 // deploymentSeen: the controller has turned the API's deployment id into a

@@ -140,6 +140,12 @@ func (s *Server) StartServiceTasks(ctx context.Context, cluster, service string,
 			return ids, nil, err
 		}
 		lp.req.Count = n
+		lp.req.Constraints = append(lp.req.Constraints, schedulerConstraints(rec.PlacementConstraints)...)
+		lp.req.Strategies = schedulerStrategies(rec.PlacementStrategy)
+		if len(lp.req.Strategies) == 0 && rec.SchedulingStrategy == string(ecsapi.SchedulingStrategyReplica) {
+			lp.req.Strategies = defaultServiceStrategy
+		}
+		lp.req.Seed = uint64(s.now().UnixNano())
 		if start.Instance != "" {
 			lp.req.Targets = slices.Repeat([]string{start.Instance}, n)
 		}

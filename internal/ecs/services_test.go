@@ -289,3 +289,45 @@ func contains(ss []string, v string) bool {
 	}
 	return false
 }
+
+// TestServicePlacement: a REPLICA service spreads its tasks over instances by
+// default; invalid constraints are refused at creation.
+func TestServicePlacement(t *testing.T) {
+	t.Parallel()
+	tg := fromCluster(t)
+	c := tg.c
+	ctx := t.Context()
+	createCluster(t, c, "pl")
+	for range 2 {
+		inst := registerAgentInstance(t, c, "pl", instanceOpts{})
+		connectAgent(t, tg.endpoint, "pl", inst, agentOpts{})
+	}
+	registerTD(t, c, webTD("app", 0, 64))
+	if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("pl"), ServiceName: aws.String("bad"),
+		TaskDefinition: aws.String("app"), DesiredCount: aws.Int32(1),
+		PlacementConstraints: []types.PlacementConstraint{{Type: types.PlacementConstraintTypeMemberOf, Expression: aws.String("attribute:ecs.os-type ==")}}}); err == nil || errCode(t, err) != "InvalidParameterException" {
+		t.Fatalf("bad constraint: %v", err)
+	}
+	if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("pl"), ServiceName: aws.String("web"),
+		TaskDefinition: aws.String("app"), DesiredCount: aws.Int32(4)}); err != nil {
+		t.Fatal(err)
+	}
+	var arns []string
+	eventually(t, "4 tasks", func() bool {
+		out, err := c.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String("pl"), ServiceName: aws.String("web")})
+		arns = out.TaskArns
+		return err == nil && len(arns) == 4
+	})
+	per := map[string]int{}
+	for _, arn := range arns {
+		per[aws.ToString(describeTask(t, c, "pl", arn).ContainerInstanceArn)]++
+	}
+	if len(per) != 2 {
+		t.Fatalf("tasks per instance %v, want 2 and 2", per)
+	}
+	for _, n := range per {
+		if n != 2 {
+			t.Fatalf("tasks per instance %v, want 2 and 2", per)
+		}
+	}
+}

@@ -145,6 +145,7 @@ func TestE2ECircuitBreakerRollback(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	e.waitStable("web", 2*time.Minute)
+	e.waitCompleted("web", 30*time.Second)
 	s := e.service("web")
 	d := s.Deployments[0]
 	if aws.ToString(d.TaskDefinition) != good || d.RolloutState != types.DeploymentRolloutStateCompleted || aws.ToString(s.TaskDefinition) != good {
