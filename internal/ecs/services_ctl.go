@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
@@ -25,9 +26,69 @@ type ServiceState struct {
 	StatusRev int64
 }
 
+// ServiceMemo keeps the tasks ServiceStates decoded, by the revisions of
+// their records, so a pass decodes only what changed since the last one.
+// The caller (one controller) owns it; the zero value is ready to use.
+type ServiceMemo struct {
+	mu    sync.Mutex
+	tasks map[string]memoTask // spec key -> task
+	gen   uint64
+}
+
+type memoTask struct {
+	specRev, statusRev int64
+	group              string // "" for a task of no service
+	task               plan.Task
+	gen                uint64
+}
+
+// task decodes (or recalls) the task of a spec record.
+func (m *ServiceMemo) task(s *Server, cluster string, kv store.KV) (memoTask, bool) {
+	id := store.LastPart(kv.Key)
+	stKV, ok := s.cache.Get(s.taskStatusKey(cluster, id))
+	if !ok {
+		return memoTask{}, false
+	}
+	if mt, ok := m.tasks[kv.Key]; ok && mt.specRev == kv.ModRevision && mt.statusRev == stKV.ModRevision {
+		mt.gen = m.gen
+		m.tasks[kv.Key] = mt
+		return mt, true
+	}
+	mt := memoTask{specRev: kv.ModRevision, statusRev: stKV.ModRevision, gen: m.gen}
+	var spec taskSpecRecord
+	if json.Unmarshal(kv.Value, &spec) != nil {
+		return memoTask{}, false
+	}
+	if isServiceGroup(spec.Group) {
+		var st taskStatusRecord
+		if json.Unmarshal(stKV.Value, &st) != nil {
+			return memoTask{}, false
+		}
+		mt.group, mt.task = spec.Group, planTask(spec, st)
+	}
+	m.tasks[kv.Key] = mt
+	return mt, true
+}
+
 // ServiceStates snapshots every service that is not INACTIVE, with its
-// tasks and its cluster's instances, from the cache.
-func (s *Server) ServiceStates() []ServiceState {
+// tasks and its cluster's instances, from the cache. memo may be nil.
+func (s *Server) ServiceStates(memo *ServiceMemo) []ServiceState {
+	if memo == nil {
+		memo = &ServiceMemo{}
+	}
+	memo.mu.Lock()
+	defer memo.mu.Unlock()
+	if memo.tasks == nil {
+		memo.tasks = map[string]memoTask{}
+	}
+	memo.gen++
+	defer func() {
+		for k, mt := range memo.tasks {
+			if mt.gen != memo.gen {
+				delete(memo.tasks, k)
+			}
+		}
+	}()
 	now := s.now()
 	type clusterData struct {
 		tasks     map[string][]plan.Task // group -> tasks
@@ -40,15 +101,9 @@ func (s *Server) ServiceStates() []ServiceState {
 		}
 		cd := &clusterData{tasks: map[string][]plan.Task{}}
 		for _, kv := range s.cache.List(s.key("taskspecs", cluster) + "/") {
-			var spec taskSpecRecord
-			if json.Unmarshal(kv.Value, &spec) != nil || !isServiceGroup(spec.Group) {
-				continue
+			if mt, ok := memo.task(s, cluster, kv); ok && mt.group != "" {
+				cd.tasks[mt.group] = append(cd.tasks[mt.group], mt.task)
 			}
-			st, ok := s.cachedStatus(cluster, spec.ID)
-			if !ok {
-				continue
-			}
-			cd.tasks[spec.Group] = append(cd.tasks[spec.Group], planTask(spec, st))
 		}
 		for _, kv := range s.cache.List(s.key("instances", cluster) + "/") {
 			var r instanceRecord

@@ -52,6 +52,7 @@ type Controller struct {
 
 	mu      sync.Mutex
 	leading bool
+	memo    ecs.ServiceMemo // decoded tasks, reused across passes
 }
 
 // Start campaigns for leadership and runs the controller while leader, until
@@ -171,7 +172,7 @@ func (c *Controller) lead(ctx context.Context) {
 
 // pass reconciles every service once.
 func (c *Controller) pass(ctx context.Context) {
-	for _, st := range c.cfg.ECS.ServiceStates() {
+	for _, st := range c.cfg.ECS.ServiceStates(&c.memo) {
 		if ctx.Err() != nil {
 			return
 		}

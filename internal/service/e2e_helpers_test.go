@@ -106,7 +106,9 @@ func newEnv(t *testing.T, agents int) *env {
 	t.Helper()
 	dockertest.Runtime(t) // fail early and clearly without an engine
 	cp := testcluster.Start(t, testcluster.Options{})
-	e := &env{t: t, c: cp.ECS(), cluster: fmt.Sprint("svc", time.Now().UnixNano()%1e9), awsCfg: cp.AWSConfig(), url: cp.Endpoint()}
+	cfg := cp.AWSConfig()
+	cfg.RetryMaxAttempts = 3 // polling through a busy machine: retry transport errors
+	e := &env{t: t, c: ecs.NewFromConfig(cfg), cluster: fmt.Sprint("svc", time.Now().UnixNano()%1e9), awsCfg: cp.AWSConfig(), url: cp.Endpoint()}
 	e.createCluster()
 	for range agents {
 		e.addAgent()
@@ -285,5 +287,7 @@ func startControlPlane(t *testing.T, dataDir, listen string) *controlplane.Contr
 func clientFor(cp *controlplane.ControlPlane) (aws.Config, *ecs.Client) {
 	cfg := aws.Config{Region: cp.Config().Region, BaseEndpoint: aws.String(cp.Endpoint()), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(testcluster.AccessKeyID, testcluster.SecretAccessKey, "")}
-	return cfg, ecs.NewFromConfig(cfg)
+	polling := cfg
+	polling.RetryMaxAttempts = 3
+	return cfg, ecs.NewFromConfig(polling)
 }
