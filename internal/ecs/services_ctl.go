@@ -10,6 +10,7 @@ import (
 	"time"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/cql"
 	"github.com/berth-dev/berth/internal/service/plan"
 	"github.com/berth-dev/berth/internal/store"
 )
@@ -135,8 +136,12 @@ func (s *Server) ServiceStates(memo *ServiceMemo) []ServiceState {
 		if cb != nil {
 			svc.CircuitBreaker, svc.Rollback = cb.Enable, cb.Rollback
 		}
+		instances := cd.instances
+		if r.SchedulingStrategy == string(ecsapi.SchedulingStrategyDaemon) {
+			instances = s.daemonInstances(r, instances, now)
+		}
 		out = append(out, ServiceState{StatusRev: rev, Input: plan.Input{
-			Service: svc, Status: st, Tasks: slices.Clone(cd.tasks["service:"+r.Name]), Instances: cd.instances,
+			Service: svc, Status: st, Tasks: slices.Clone(cd.tasks["service:"+r.Name]), Instances: instances,
 		}})
 	}
 	return out
@@ -318,3 +323,43 @@ func (s *Server) OnChange(fn func()) (cancel func()) {
 }
 
 func secondsDuration(s int32) time.Duration { return time.Duration(s) * time.Second }
+
+// daemonInstances marks the ACTIVE instances that fail a memberOf
+// constraint of a DAEMON service (its own or its task definition's) as not
+// eligible: the planner starts nothing there and stops what runs there, as
+// ECS does for daemon tasks whose constraints no longer hold.
+func (s *Server) daemonInstances(r serviceRecord, instances []plan.Instance, now time.Time) []plan.Instance {
+	pcs := slices.Clone(r.PlacementConstraints)
+	if td, err := s.resolveTaskDef(r.TaskDefinition); err == nil {
+		for _, pc := range td.Def.PlacementConstraints {
+			pcs = append(pcs, ecsapi.PlacementConstraint{Type: (*ecsapi.PlacementConstraintType)(pc.Type), Expression: pc.Expression})
+		}
+	}
+	var exprs []*cql.Expr
+	for _, pc := range pcs {
+		if deref(pc.Type) != ecsapi.PlacementConstraintTypeMemberOf {
+			continue
+		}
+		if e, err := cql.Parse(deref(pc.Expression)); err == nil {
+			exprs = append(exprs, e)
+		}
+	}
+	if len(exprs) == 0 {
+		return instances
+	}
+	out := slices.Clone(instances)
+	for i, in := range out {
+		rec, ok := s.cachedInstance(r.Cluster, in.ID)
+		if !ok || in.Status != instActive {
+			continue
+		}
+		view := s.cqlView(r.Cluster, rec, now)
+		for _, e := range exprs {
+			if !e.Eval(view) {
+				out[i].Status = "INELIGIBLE"
+				break
+			}
+		}
+	}
+	return out
+}

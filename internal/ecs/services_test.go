@@ -331,3 +331,47 @@ func TestServicePlacement(t *testing.T) {
 		}
 	}
 }
+
+// TestDaemonServiceConstraints: a DAEMON service runs one task on each
+// ACTIVE instance that satisfies its memberOf constraint, starts one on an
+// instance that comes to satisfy it, and stops the one on an instance that
+// no longer does.
+func TestDaemonServiceConstraints(t *testing.T) {
+	t.Parallel()
+	tg := fromCluster(t)
+	c := tg.c
+	ctx := t.Context()
+	createCluster(t, c, "dm")
+	web := registerAgentInstance(t, c, "dm", instanceOpts{attrs: map[string]string{"role": "web"}})
+	other := registerAgentInstance(t, c, "dm", instanceOpts{})
+	connectAgent(t, tg.endpoint, "dm", web, agentOpts{})
+	connectAgent(t, tg.endpoint, "dm", other, agentOpts{})
+	registerTD(t, c, webTD("app", 0, 64))
+	if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("dm"), ServiceName: aws.String("d"),
+		TaskDefinition: aws.String("app"), SchedulingStrategy: types.SchedulingStrategyDaemon,
+		PlacementConstraints: []types.PlacementConstraint{{Type: types.PlacementConstraintTypeMemberOf, Expression: aws.String("attribute:role == web")}}}); err != nil {
+		t.Fatal(err)
+	}
+	on := func() map[string]int {
+		out, err := c.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String("dm"), ServiceName: aws.String("d")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]int{}
+		for _, arn := range out.TaskArns {
+			m[aws.ToString(describeTask(t, c, "dm", arn).ContainerInstanceArn)]++
+		}
+		return m
+	}
+	eventually(t, "one task on the web instance", func() bool { m := on(); return len(m) == 1 && m[web] == 1 })
+	if _, err := c.PutAttributes(ctx, &ecs.PutAttributesInput{Cluster: aws.String("dm"), Attributes: []types.Attribute{{
+		Name: aws.String("role"), Value: aws.String("web"), TargetId: aws.String(other)}}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a task on the other instance too", func() bool { m := on(); return len(m) == 2 && m[other] == 1 })
+	if _, err := c.DeleteAttributes(ctx, &ecs.DeleteAttributesInput{Cluster: aws.String("dm"), Attributes: []types.Attribute{{
+		Name: aws.String("role"), TargetId: aws.String(web)}}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "no task left on the web instance", func() bool { m := on(); return len(m) == 1 && m[other] == 1 })
+}
