@@ -238,6 +238,20 @@ func TestServiceTasksFakeAgent(t *testing.T) {
 	if !containsPrefix(msgs, "(service web) has started 3 tasks: (task ") || !containsPrefix(msgs, "(service web) has reached a steady state.") {
 		t.Fatalf("events %q", msgs)
 	}
+	// The service deployment API shows the same deployment.
+	lsd, err := c.ListServiceDeployments(ctx, &ecs.ListServiceDeploymentsInput{Cluster: aws.String("fa"), Service: aws.String("web")})
+	if err != nil || len(lsd.ServiceDeployments) != 1 || lsd.ServiceDeployments[0].Status != types.ServiceDeploymentStatusSuccessful {
+		t.Fatalf("ListServiceDeployments: %v %+v", err, lsd)
+	}
+	sdArn := aws.ToString(lsd.ServiceDeployments[0].ServiceDeploymentArn)
+	if want := "arn:aws:ecs:us-east-1:000000000000:service-deployment/fa/web/" + strings.TrimPrefix(dep, "ecs-svc/"); sdArn != want {
+		t.Fatalf("service deployment ARN %s, want %s", sdArn, want)
+	}
+	dsd, err := c.DescribeServiceDeployments(ctx, &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: []string{sdArn, sdArn + "0"}})
+	if err != nil || len(dsd.ServiceDeployments) != 1 || len(dsd.Failures) != 1 || aws.ToString(dsd.Failures[0].Reason) != "MISSING" ||
+		dsd.ServiceDeployments[0].Status != types.ServiceDeploymentStatusSuccessful || dsd.ServiceDeployments[0].FinishedAt == nil {
+		t.Fatalf("DescribeServiceDeployments: %v %+v", err, dsd)
+	}
 	// A task that stops by itself is replaced.
 	submitTask(t, c, "fa", arns[0], "STOPPED")
 	eventually(t, "a replacement", func() bool {
@@ -262,6 +276,15 @@ func TestServiceTasksFakeAgent(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("%d tasks stopped by the scheduler, want 2", n)
 	}
+	// forceNewDeployment: a second deployment; the first goes to the
+	// history as replaced.
+	if _, err := c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("fa"), Service: aws.String("web"), ForceNewDeployment: true}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a second service deployment", func() bool {
+		lsd, err := c.ListServiceDeployments(ctx, &ecs.ListServiceDeploymentsInput{Cluster: aws.String("fa"), Service: aws.String("web")})
+		return err == nil && len(lsd.ServiceDeployments) == 2 && lsd.ServiceDeployments[0].Status == types.ServiceDeploymentStatusInProgress
+	})
 }
 
 func eventMessages(s types.Service) []string {

@@ -88,6 +88,7 @@ func Reconcile(in Input) Plan {
 func cloneStatus(s Status) Status {
 	s.Deployments = slices.Clone(s.Deployments)
 	s.Events = slices.Clone(s.Events)
+	s.History = slices.Clone(s.History)
 	if s.LastCompleted != nil {
 		lc := *s.LastCompleted
 		s.LastCompleted = &lc
@@ -109,6 +110,9 @@ func (r *reconciler) deployments() {
 		if r.st.Deployments[i].Status == Primary {
 			r.st.Deployments[i].Status = Active
 			r.st.Deployments[i].UpdatedAt = r.now
+			if r.st.Deployments[i].FinishedAt.IsZero() {
+				r.st.Deployments[i].FinishedAt = r.now // replaced
+			}
 		}
 	}
 	created := r.svc.DeploymentCreatedAt
@@ -197,7 +201,7 @@ func (r *reconciler) circuitBreaker() {
 	}
 	p.RolloutState = Failed
 	p.RolloutStateReason = "ECS deployment circuit breaker: task failed to start."
-	p.UpdatedAt = r.now
+	p.UpdatedAt, p.FinishedAt = r.now, r.now
 	r.event("deployment %s deployment failed: tasks failed to start.", p.ID)
 	lc := r.st.LastCompleted
 	if !r.svc.Rollback || lc == nil || lc.ID == p.ID || lc.TaskDefinition == "" {
@@ -508,7 +512,16 @@ func (r *reconciler) finish() {
 		} else {
 			d.DesiredCount = 0
 			if d.RunningCount+d.PendingCount == 0 {
-				continue // INACTIVE: dropped from deployments[]
+				// INACTIVE: dropped from deployments[], kept in the history.
+				d.Status = Inactive
+				if d.FinishedAt.IsZero() {
+					d.FinishedAt = r.now
+				}
+				r.st.History = append([]Deployment{d}, r.st.History...)
+				if len(r.st.History) > MaxHistory {
+					r.st.History = r.st.History[:MaxHistory]
+				}
+				continue
 			}
 		}
 		kept = append(kept, d)
@@ -519,7 +532,7 @@ func (r *reconciler) finish() {
 	if settled && kept[0].RolloutState == InProgress {
 		kept[0].RolloutState = Completed
 		kept[0].RolloutStateReason = "ECS deployment " + kept[0].ID + " completed."
-		kept[0].UpdatedAt = r.now
+		kept[0].UpdatedAt, kept[0].FinishedAt = r.now, r.now
 		lc := kept[0]
 		r.st.LastCompleted = &lc
 		r.event("(deployment %s) deployment completed.", kept[0].ID)

@@ -94,8 +94,10 @@ type Deployment struct {
 	// LastHealthyAt is the last pass that saw a healthy task of this
 	// deployment: failures before it no longer count (consecutive failures).
 	LastHealthyAt time.Time `json:"lastHealthyAt,omitzero"`
-	// RollbackOf is the failed deployment this one rolls back.
+	// RollbackOf is the API deployment whose failure this one rolls back.
 	RollbackOf string `json:"rollbackOf,omitempty"`
+	// FinishedAt is when it completed, failed or was replaced.
+	FinishedAt time.Time `json:"finishedAt,omitzero"`
 }
 
 // Event is one service event.
@@ -113,6 +115,9 @@ type Status struct {
 	RunningCount int          `json:"runningCount"`
 	PendingCount int          `json:"pendingCount"`
 	Events       []Event      `json:"events,omitempty"`
+	// History holds the deployments that left deployments[] (newest
+	// first, at most MaxHistory) for ListServiceDeployments.
+	History []Deployment `json:"history,omitempty"`
 	// LastCompleted is the last deployment that reached COMPLETED: the
 	// circuit breaker's rollback target.
 	LastCompleted *Deployment `json:"lastCompleted,omitempty"`
@@ -159,6 +164,9 @@ type Plan struct {
 	// change of state (grace periods, throttle); 0 means no timer needed.
 	Wait time.Duration
 }
+
+// MaxHistory is how many finished deployments a service keeps.
+const MaxHistory = 20
 
 // MaxEvents is how many events a service keeps (ECS returns the latest 100).
 const MaxEvents = 100
