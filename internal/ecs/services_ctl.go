@@ -159,7 +159,7 @@ func planTask(spec taskSpecRecord, st taskStatusRecord) plan.Task {
 		CreatedAt: spec.CreatedAt, StartedAt: st.StartedAt, StoppedAt: st.StoppedAt,
 	}
 	if stop := effectiveStop(spec, st); stop != nil {
-		t.StopCode = stop.Code
+		t.StopCode, t.StopReason = stop.Code, stop.Reason
 	}
 	if t.LastStatus == taskStopped && t.StopCode == "" {
 		t.StopCode = stopTaskFailedToStart

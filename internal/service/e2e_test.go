@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/runtime/docker/dockertest"
 )
 
@@ -285,5 +286,48 @@ func TestE2ERestartMidRollout(t *testing.T) {
 	s := e.service("web")
 	if s.RunningCount != 4 || len(s.Deployments) != 1 || aws.ToString(s.Deployments[0].TaskDefinition) != td2 {
 		t.Fatalf("after the restart: running %d deployments %+v", s.RunningCount, s.Deployments)
+	}
+}
+
+// TestE2EUnhealthyTasks: tasks that fail their container health checks are
+// stopped and replaced, and count toward the circuit breaker, which fails
+// the deployment.
+func TestE2EUnhealthyTasks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, 1)
+	ctx := t.Context()
+	probe := []string{"CMD", images.BinaryPath, "sample-app", "probe", "http://127.0.0.1:8080/health"}
+	out, err := e.c.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
+		Family: aws.String("sick"), NetworkMode: types.NetworkModeBridge,
+		ContainerDefinitions: []types.ContainerDefinition{{
+			Name: aws.String("web"), Image: aws.String(images.SampleApp), Memory: aws.Int32(32), Command: []string{"--unhealthy"},
+			PortMappings: []types.PortMapping{{ContainerPort: aws.Int32(8080), HostPort: aws.Int32(0)}},
+			HealthCheck:  &types.HealthCheck{Command: probe, Interval: aws.Int32(5), Timeout: aws.Int32(2), Retries: aws.Int32(1)},
+		}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String(e.cluster), ServiceName: aws.String("sick"),
+		TaskDefinition: out.TaskDefinition.TaskDefinitionArn, DesiredCount: aws.Int32(1),
+		DeploymentConfiguration: &types.DeploymentConfiguration{DeploymentCircuitBreaker: &types.DeploymentCircuitBreaker{Enable: true}}}); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually(2*time.Minute, "the deployment FAILED", func() bool {
+		s := e.service("sick")
+		return len(s.Deployments) == 1 && s.Deployments[0].RolloutState == types.DeploymentRolloutStateFailed
+	})
+	stopped, err := e.c.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(e.cluster), ServiceName: aws.String("sick"), DesiredStatus: types.DesiredStatusStopped})
+	if err != nil || len(stopped.TaskArns) < 3 {
+		t.Fatalf("stopped tasks: %v %d, want >= 3", err, len(stopped.TaskArns))
+	}
+	d, err := e.c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(e.cluster), Tasks: stopped.TaskArns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tk := range d.Tasks {
+		if tk.StopCode != types.TaskStopCodeServiceSchedulerInitiated || aws.ToString(tk.StoppedReason) != "Task failed container health checks" {
+			t.Fatalf("stopped task: %s %q", tk.StopCode, aws.ToString(tk.StoppedReason))
+		}
 	}
 }

@@ -225,11 +225,23 @@ func (r *reconciler) failures(p *Deployment) int {
 	}
 	n := 0
 	for _, t := range r.in.Tasks {
-		if t.DeploymentID == p.ID && selfStopped(t) && t.StoppedAt.After(since) {
+		// Stage 2 of the circuit breaker: tasks the scheduler stopped for
+		// failing their health checks count too.
+		failedHealth := t.StopCode == StopCodeScheduler && t.StopReason == ReasonUnhealthy
+		if t.DeploymentID == p.ID && (selfStopped(t) || failedHealth) && stoppedAt(t).After(since) {
 			n++
 		}
 	}
 	return n
+}
+
+// stoppedAt is when the task stopped, or for one still stopping, when it was
+// created (so a failure counts from the pass that stopped it).
+func stoppedAt(t Task) time.Time {
+	if t.StoppedAt.IsZero() {
+		return t.CreatedAt.Add(time.Nanosecond)
+	}
+	return t.StoppedAt
 }
 
 // throttle delays launches while tasks keep stopping before they run.

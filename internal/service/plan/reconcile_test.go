@@ -490,3 +490,37 @@ func TestDrainingService(t *testing.T) {
 		t.Fatalf("not inactive after its tasks stopped: %+v", s.st)
 	}
 }
+
+// TestCircuitBreakerHealthChecks: tasks that run but fail their health
+// checks are stopped by the scheduler and count toward the circuit breaker
+// (stage 2).
+func TestCircuitBreakerHealthChecks(t *testing.T) {
+	t.Parallel()
+	s := newSim(t, 8, 2, 100, 200, true)
+	s.svc.CircuitBreaker = true
+	for range 60 {
+		p := s.step()
+		for _, st := range p.Stop {
+			for i := range s.tasks {
+				if s.tasks[i].ID == st.TaskID {
+					s.tasks[i].StopReason = st.Reason
+				}
+			}
+		}
+		for i := range s.tasks {
+			tk := &s.tasks[i]
+			switch {
+			case tk.DesiredStopped && tk.LastStatus != TaskStopped:
+				tk.LastStatus, tk.StoppedAt = TaskStopped, s.now
+			case tk.LastStatus == "PENDING":
+				tk.LastStatus, tk.StartedAt, tk.Health = TaskRunning, s.now, "UNHEALTHY"
+			}
+		}
+		if s.st.Deployments[0].RolloutState == Failed {
+			break
+		}
+	}
+	if d := s.st.Deployments[0]; d.RolloutState != Failed || d.FailedTasks < Threshold(2) {
+		t.Fatalf("deployment %+v, want FAILED after %d failures", d, Threshold(2))
+	}
+}

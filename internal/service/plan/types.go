@@ -62,6 +62,7 @@ type Task struct {
 	// DesiredStopped is set once anyone asked the task to stop.
 	DesiredStopped bool
 	StopCode       string
+	StopReason     string
 	// HasHealthCheck: an essential container has a health check; Health is
 	// the task's health status (HEALTHY, UNHEALTHY, UNKNOWN).
 	HasHealthCheck bool
