@@ -63,6 +63,15 @@ type serviceRecord struct {
 	RequestHash                   string                         `json:"requestHash,omitempty"`
 	CreatedAt                     time.Time                      `json:"createdAt"`
 	CreatedBy                     string                         `json:"createdBy,omitempty"`
+	// StopDeployment is a StopServiceDeployment request.
+	StopDeployment *deploymentStop `json:"stopDeployment,omitempty"`
+}
+
+// deploymentStop is a StopServiceDeployment request for one deployment.
+type deploymentStop struct {
+	ID   string    `json:"id"`
+	Type string    `json:"type"` // ROLLBACK or ABORT
+	At   time.Time `json:"at"`
 }
 
 var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)

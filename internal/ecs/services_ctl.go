@@ -136,6 +136,9 @@ func (s *Server) ServiceStates(memo *ServiceMemo) []ServiceState {
 		if cb != nil {
 			svc.CircuitBreaker, svc.Rollback = cb.Enable, cb.Rollback
 		}
+		if r.StopDeployment != nil {
+			svc.StopDeploymentID, svc.StopType = r.StopDeployment.ID, r.StopDeployment.Type
+		}
 		instances := cd.instances
 		if r.SchedulingStrategy == string(ecsapi.SchedulingStrategyDaemon) {
 			instances = s.daemonInstances(r, instances, now)

@@ -156,3 +156,34 @@ func (s *Server) serviceDeployment(arn string) (ecsapi.ServiceDeployment, bool) 
 	}
 	return sd, true
 }
+
+// StopServiceDeployment implements ecsapi.Handler: an IN_PROGRESS deployment
+// launches nothing more (ABORT) or gives way to the last COMPLETED one
+// (ROLLBACK, the default).
+func (s *Server) StopServiceDeployment(ctx context.Context, in *ecsapi.StopServiceDeploymentRequest) (*ecsapi.StopServiceDeploymentResponse, error) {
+	stopType := ecsapi.StopServiceDeploymentStopTypeRollback
+	if in.StopType != nil {
+		stopType = *in.StopType
+	}
+	a, ok := parseARN(in.ServiceDeploymentArn)
+	if !ok || a.Resource != resServiceDeployment || len(a.Path) != 3 || a.Region != s.cfg.Region || a.Account != s.cfg.AccountID {
+		return nil, ecsapi.NewServiceDeploymentNotFoundException("The service deployment %s was not found.", in.ServiceDeploymentArn)
+	}
+	cluster, service, id := a.Path[0], a.Path[1], "ecs-svc/"+a.Path[2]
+	if _, ok := s.serviceDeployment(in.ServiceDeploymentArn); !ok {
+		return nil, ecsapi.NewServiceDeploymentNotFoundException("The service deployment %s was not found.", in.ServiceDeploymentArn)
+	}
+	now := s.now()
+	_, err := s.updateService(ctx, cluster, service, func(r *serviceRecord) error {
+		st := s.cachedServiceStatus(cluster, service)
+		if len(st.Deployments) == 0 || st.Deployments[0].ID != id || st.Deployments[0].RolloutState != plan.InProgress || r.DeploymentID != id {
+			return ecsapi.NewConflictException("The service deployment %s is not in progress.", in.ServiceDeploymentArn)
+		}
+		r.StopDeployment = &deploymentStop{ID: id, Type: string(stopType), At: now}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ecsapi.StopServiceDeploymentResponse{ServiceDeploymentArn: ptr(in.ServiceDeploymentArn)}, nil
+}

@@ -285,6 +285,25 @@ func TestServiceTasksFakeAgent(t *testing.T) {
 		lsd, err := c.ListServiceDeployments(ctx, &ecs.ListServiceDeploymentsInput{Cluster: aws.String("fa"), Service: aws.String("web")})
 		return err == nil && len(lsd.ServiceDeployments) == 2 && lsd.ServiceDeployments[0].Status == types.ServiceDeploymentStatusInProgress
 	})
+	// StopServiceDeployment ROLLBACK: the forced deployment stops and a
+	// rollback to the first one starts.
+	lsd, _ = c.ListServiceDeployments(ctx, &ecs.ListServiceDeploymentsInput{Cluster: aws.String("fa"), Service: aws.String("web")})
+	forced := aws.ToString(lsd.ServiceDeployments[0].ServiceDeploymentArn)
+	if _, err := c.StopServiceDeployment(ctx, &ecs.StopServiceDeploymentInput{ServiceDeploymentArn: aws.String(forced)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the rollback", func() bool {
+		s := describeService(t, c, "fa", "web")
+		dsd, err := c.DescribeServiceDeployments(ctx, &ecs.DescribeServiceDeploymentsInput{ServiceDeploymentArns: []string{forced}})
+		return err == nil && len(dsd.ServiceDeployments) == 1 && dsd.ServiceDeployments[0].Status == types.ServiceDeploymentStatusStopped &&
+			strings.Contains(aws.ToString(s.Deployments[0].RolloutStateReason), "rolling back to deploymentId "+dep)
+	})
+	if _, err := c.StopServiceDeployment(ctx, &ecs.StopServiceDeploymentInput{ServiceDeploymentArn: aws.String(forced)}); err == nil || errCode(t, err) != "ConflictException" {
+		t.Fatalf("stopping a stopped deployment: %v", err)
+	}
+	if _, err := c.StopServiceDeployment(ctx, &ecs.StopServiceDeploymentInput{ServiceDeploymentArn: aws.String(forced + "9")}); err == nil || errCode(t, err) != "ServiceDeploymentNotFoundException" {
+		t.Fatalf("stopping an unknown deployment: %v", err)
+	}
 }
 
 func eventMessages(s types.Service) []string {

@@ -74,6 +74,7 @@ func Reconcile(in Input) Plan {
 	r := &reconciler{in: in, svc: in.Service, now: in.Now, st: cloneStatus(in.Status)}
 	r.deployments()
 	r.circuitBreaker()
+	r.stopRequest()
 	r.throttle()
 	if r.svc.Strategy == Daemon {
 		r.daemon()
@@ -203,14 +204,38 @@ func (r *reconciler) circuitBreaker() {
 	p.RolloutStateReason = "ECS deployment circuit breaker: task failed to start."
 	p.UpdatedAt, p.FinishedAt = r.now, r.now
 	r.event("deployment %s deployment failed: tasks failed to start.", p.ID)
+	if r.svc.Rollback {
+		r.rollback(p, "ECS deployment circuit breaker: rolling back to deploymentId %s.")
+	}
+}
+
+// stopRequest applies StopServiceDeployment to the primary deployment: it
+// launches nothing more, and with ROLLBACK the last COMPLETED one returns.
+func (r *reconciler) stopRequest() {
+	p := r.primary()
+	if p == nil || p.ID != r.svc.StopDeploymentID || p.RolloutState != InProgress || p.RollbackOf != "" {
+		return
+	}
+	p.RolloutState = Failed
+	p.RolloutStateReason = "Service deployment stopped by request (" + r.svc.StopType + ")."
+	p.UpdatedAt, p.FinishedAt = r.now, r.now
+	r.event("deployment %s was stopped by request.", p.ID)
+	if r.svc.StopType == "ROLLBACK" {
+		r.rollback(p, "Service deployment rolling back to deploymentId %s by request.")
+	}
+}
+
+// rollback makes a new PRIMARY deployment of the last COMPLETED one's task
+// definition (when there is one), replacing the failed primary p.
+func (r *reconciler) rollback(p *Deployment, reason string) {
 	lc := r.st.LastCompleted
-	if !r.svc.Rollback || lc == nil || lc.ID == p.ID || lc.TaskDefinition == "" {
+	if lc == nil || lc.ID == p.ID || lc.TaskDefinition == "" {
 		return
 	}
 	p.Status = Active
 	d := Deployment{ID: DeploymentID(r.now), Status: Primary, TaskDefinition: lc.TaskDefinition,
 		CreatedAt: r.now, UpdatedAt: r.now, RolloutState: InProgress, RollbackOf: r.svc.DeploymentID,
-		RolloutStateReason: "ECS deployment circuit breaker: rolling back to deploymentId " + lc.ID + "."}
+		RolloutStateReason: fmt.Sprintf(reason, lc.ID)}
 	r.st.Deployments = append([]Deployment{d}, r.st.Deployments...)
 	r.st.NotBefore = time.Time{}
 	r.event("rolling back to deployment %s.", lc.ID)

@@ -524,3 +524,40 @@ func TestCircuitBreakerHealthChecks(t *testing.T) {
 		t.Fatalf("deployment %+v, want FAILED after %d failures", d, Threshold(2))
 	}
 }
+
+// TestStopDeployment: StopServiceDeployment ROLLBACK returns to the last
+// COMPLETED deployment; ABORT launches nothing more.
+func TestStopDeployment(t *testing.T) {
+	t.Parallel()
+	for _, typ := range []string{"ROLLBACK", "ABORT"} {
+		t.Run(typ, func(t *testing.T) {
+			s := newSim(t, 9, 2, 100, 200, false)
+			for range 6 {
+				s.step()
+				s.settle()
+			}
+			bad := DeploymentID(s.now.Add(time.Minute))
+			s.svc.DeploymentID, s.svc.TaskDefinition = bad, "td:2"
+			s.step() // starts the new deployment's tasks (still PENDING)
+			s.svc.StopDeploymentID, s.svc.StopType = bad, typ
+			p := s.step()
+			switch typ {
+			case "ROLLBACK":
+				if s.st.Deployments[0].RollbackOf != bad || s.st.Deployments[0].TaskDefinition != "td:1" {
+					t.Fatalf("no rollback: %+v", s.st.Deployments)
+				}
+				for range 10 {
+					s.step()
+					s.settle()
+				}
+				if len(s.st.Deployments) != 1 || s.st.Deployments[0].RolloutState != Completed {
+					t.Fatalf("after the rollback: %+v", s.st.Deployments)
+				}
+			case "ABORT":
+				if s.st.Deployments[0].ID != bad || s.st.Deployments[0].RolloutState != Failed || len(p.Start) != 0 {
+					t.Fatalf("abort: %+v start %+v", s.st.Deployments, p.Start)
+				}
+			}
+		})
+	}
+}

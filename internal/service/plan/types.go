@@ -48,9 +48,13 @@ type Service struct {
 	DeploymentCreatedAt time.Time
 	MinHealthyPercent   int
 	MaxPercent          int
-	CircuitBreaker      bool
-	Rollback            bool
-	GracePeriod         time.Duration
+	// StopDeploymentID and StopType are a StopServiceDeployment request
+	// (ROLLBACK or ABORT) for that deployment.
+	StopDeploymentID string
+	StopType         string
+	CircuitBreaker   bool
+	Rollback         bool
+	GracePeriod      time.Duration
 }
 
 // Task is one task of the service (group service:<name>).
