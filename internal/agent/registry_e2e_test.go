@@ -58,9 +58,11 @@ func TestE2ETaskFromPushedImage(t *testing.T) {
 	dockerCLI(t, cfgDir, password, "login", "-u", user, "--password-stdin", host)
 	dockerCLI(t, cfgDir, "", "tag", images.SampleApp, ref)
 	dockerCLI(t, cfgDir, "", "push", ref)
-	// Only the registry has it now: the task's pull is real.
-	dockerCLI(t, cfgDir, "", "rmi", ref)
-	t.Cleanup(func() { exec.Command("docker", "rmi", ref).Run() })
+	// Only the registry has it now: the task's pull is real. (-f: untag
+	// even when this reference is the image's last one and a container of
+	// another test uses the image.)
+	dockerCLI(t, cfgDir, "", "rmi", "-f", ref)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
 
 	ecrRef := "000000000000.dkr.ecr.us-east-1.amazonaws.com/" + repo + ":v1"
 	td, err := client.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
