@@ -94,7 +94,7 @@ func removeAgent(t testing.TB, rt runtime.Runtime, agentID string) {
 
 // env is a control plane, a cluster and its agents.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	c       *ecs.Client
 	cluster string
 	awsCfg  aws.Config
@@ -102,7 +102,7 @@ type env struct {
 	agents  []*runningAgent
 }
 
-func newEnv(t *testing.T, agents int) *env {
+func newEnv(t testing.TB, agents int) *env {
 	t.Helper()
 	dockertest.Runtime(t) // fail early and clearly without an engine
 	cp := testcluster.Start(t, testcluster.Options{})
@@ -263,7 +263,7 @@ func hasMessage(s types.Service, substr string) bool {
 
 // freeAddr picks a loopback address for a control plane that must keep its
 // port across a restart.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -272,7 +272,7 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func startControlPlane(t *testing.T, dataDir, listen string) *controlplane.ControlPlane {
+func startControlPlane(t testing.TB, dataDir, listen string) *controlplane.ControlPlane {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
