@@ -185,7 +185,7 @@ func (s *Server) StartServiceTasks(ctx context.Context, cluster, service string,
 		return nil, nil, fmt.Errorf("service %s/%s not found", cluster, service)
 	}
 	li := launchInput{TaskDefinition: start.TaskDefinition, Group: ptr("service:" + service), StartedBy: ptr(start.DeploymentID),
-		NetworkConfiguration: rec.NetworkConfiguration, EnableManagedTags: rec.EnableECSManagedTags}
+		NetworkConfiguration: rec.NetworkConfiguration, EnableManagedTags: rec.EnableECSManagedTags, AllowInactive: true}
 	switch rec.PropagateTags {
 	case string(ecsapi.PropagateTagsTaskDefinition):
 		li.PropagateTags = ptr(ecsapi.PropagateTagsTaskDefinition)

@@ -417,3 +417,33 @@ func TestDaemonServiceConstraints(t *testing.T) {
 	}
 	eventually(t, "no task left on the web instance", func() bool { m := on(); return len(m) == 1 && m[other] == 1 })
 }
+
+// A service keeps scaling on a task definition deregistered after it took
+// it, as on ECS; new standalone tasks of it are refused.
+func TestServiceScalesOnInactiveTaskDefinition(t *testing.T) {
+	t.Parallel()
+	tg := fromCluster(t)
+	c := tg.c
+	ctx := t.Context()
+	createCluster(t, c, "ia")
+	inst := registerAgentInstance(t, c, "ia", instanceOpts{})
+	connectAgent(t, tg.endpoint, "ia", inst, agentOpts{})
+	registerTD(t, c, webTD("old", 0, 64))
+	if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("ia"), ServiceName: aws.String("web"),
+		TaskDefinition: aws.String("old:1"), DesiredCount: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.DeregisterTaskDefinition(ctx, &ecs.DeregisterTaskDefinitionInput{TaskDefinition: aws.String("old:1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("ia"), TaskDefinition: aws.String("old:1")}); errCode(t, err) != "ClientException" {
+		t.Fatalf("RunTask of an INACTIVE revision: %v", err)
+	}
+	if _, err := c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String("ia"), Service: aws.String("web"), DesiredCount: aws.Int32(2)}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "2 service tasks", func() bool {
+		out, err := c.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String("ia"), ServiceName: aws.String("web")})
+		return err == nil && len(out.TaskArns) == 2
+	})
+}

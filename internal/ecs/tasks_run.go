@@ -51,6 +51,9 @@ type launchInput struct {
 	EnableManagedTags    bool
 	EnableExecuteCommand *bool
 	VolumeConfigurations []ecsapi.TaskVolumeConfiguration
+	// AllowInactive lets a service keep scaling and replacing tasks of a
+	// task definition deregistered after the service took it, as ECS does.
+	AllowInactive bool
 }
 
 // launchPlan is a validated launch: the spec every task starts from and what
@@ -181,7 +184,7 @@ func (s *Server) prepareLaunch(cluster string, in launchInput) (launchPlan, erro
 	if err != nil {
 		return launchPlan{}, err
 	}
-	if td.Status != taskDefActive {
+	if td.Status != taskDefActive && !(in.AllowInactive && td.Status == taskDefInactive) {
 		return launchPlan{}, clientErr("TaskDefinition is inactive: %s.", deref(td.Def.TaskDefinitionArn))
 	}
 	def := td.Def
