@@ -160,6 +160,7 @@ func planTask(spec taskSpecRecord, st taskStatusRecord) plan.Task {
 		ID: spec.ID, DeploymentID: spec.StartedBy, InstanceID: spec.InstanceID, LastStatus: st.LastStatus,
 		DesiredStopped: desiredStatus(spec, st) == taskStopped, Health: st.HealthStatus,
 		CreatedAt: spec.CreatedAt, StartedAt: st.StartedAt, StoppedAt: st.StoppedAt,
+		ProtectedUntil: spec.ProtectedUntil,
 	}
 	if stop := effectiveStop(spec, st); stop != nil {
 		t.StopCode, t.StopReason = stop.Code, stop.Reason

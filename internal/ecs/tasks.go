@@ -99,8 +99,11 @@ type taskSpecRecord struct {
 	CreatedAt    time.Time          `json:"createdAt"`
 	DesiredState string             `json:"desiredStatus"`
 	Stop         *stopRequest       `json:"stop,omitempty"` // StopTask
-	Version      int64              `json:"version"`
-	ClientToken  string             `json:"clientToken,omitempty"`
+	// ProtectedUntil is when the task's scale-in protection expires
+	// (UpdateTaskProtection); zero when it is not protected.
+	ProtectedUntil time.Time `json:"protectedUntil,omitzero"`
+	Version        int64     `json:"version"`
+	ClientToken    string    `json:"clientToken,omitempty"`
 }
 
 // taskNetworkRecord is an awsvpc task's interface.

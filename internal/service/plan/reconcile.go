@@ -319,10 +319,32 @@ func (r *reconciler) unhealthy(t Task) bool {
 		!r.now.Before(t.StartedAt.Add(r.svc.GracePeriod))
 }
 
-// stopOrder sorts tasks so that the ones to stop first come first: not
+// protected: the task's scale-in protection has not expired.
+func (r *reconciler) protected(t Task) bool { return r.now.Before(t.ProtectedUntil) }
+
+// holdProtected keeps a protected task from a scale-in stop: the pass after
+// its protection expires may stop it (Wait).
+func (r *reconciler) holdProtected(t Task) bool {
+	if !r.protected(t) {
+		return false
+	}
+	if d := t.ProtectedUntil.Sub(r.now); r.plan.Wait == 0 || d < r.plan.Wait {
+		r.plan.Wait = d
+	}
+	return true
+}
+
+// stopOrder sorts tasks so that the ones to stop first come first:
+// unprotected before protected (as ECS chooses tasks on scale-in), not
 // healthy before healthy, then newest first.
 func (r *reconciler) stopOrder(ts []Task) {
 	slices.SortStableFunc(ts, func(a, b Task) int {
+		if pa, pb := r.protected(a), r.protected(b); pa != pb {
+			if pa {
+				return 1
+			}
+			return -1
+		}
 		ha, hb := Healthy(a), Healthy(b)
 		if ha != hb {
 			if ha {
@@ -379,7 +401,7 @@ func (r *reconciler) replica() {
 		r.stopOrder(cur)
 		keep := cur[:0:0]
 		for i, t := range cur {
-			if i >= len(cur)-desired {
+			if i >= len(cur)-desired || r.holdProtected(t) {
 				keep = append(keep, t)
 				continue
 			}
@@ -400,6 +422,9 @@ func (r *reconciler) replica() {
 		reason := fmt.Sprintf(ReasonScaleIn, r.primaryID())
 		if p != nil && t.DeploymentID == p.ID {
 			reason = ReasonDraining
+		} else if r.holdProtected(t) {
+			oldLeft = append(oldLeft, t)
+			continue
 		}
 		if Healthy(t) {
 			// An old healthy task goes once enough others are healthy and,
@@ -418,7 +443,9 @@ func (r *reconciler) replica() {
 			r.plan.Start = append(r.plan.Start, Start{DeploymentID: p.ID, TaskDefinition: p.TaskDefinition, Count: n})
 		}
 	} else if p != nil && p.RolloutState != Failed && desired > len(cur) && r.st.NotBefore.After(r.now) {
-		r.plan.Wait = r.st.NotBefore.Sub(r.now)
+		if d := r.st.NotBefore.Sub(r.now); r.plan.Wait == 0 || d < r.plan.Wait {
+			r.plan.Wait = d
+		}
 	}
 	if len(r.plan.Start) == 0 && len(r.plan.Stop) == 0 && len(cur) < desired && room <= 0 && len(oldLeft) > 0 && r.canLaunch() && healthy <= minHealthy {
 		r.event("was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.")

@@ -73,6 +73,10 @@ type Task struct {
 	Health         string
 	CreatedAt      time.Time
 	StartedAt      time.Time // zero until RUNNING
+	// ProtectedUntil is when the task's scale-in protection
+	// (UpdateTaskProtection) expires; zero when it is not protected. Until
+	// then neither scale-in nor a deployment stops the task.
+	ProtectedUntil time.Time
 	StoppedAt      time.Time
 }
 
