@@ -249,10 +249,13 @@ func (a *Agent) register(ctx context.Context) error {
 		code := apiCode(err)
 		switch {
 		case code == "ClusterNotFoundException" && a.cfg.Cluster == config.DefaultCluster:
-			if _, cerr := a.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(config.DefaultCluster)}); cerr != nil {
-				a.log.Warn("creating the default cluster failed", "err", cerr)
+			_, cerr := a.ecs.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(config.DefaultCluster)})
+			if cerr == nil {
+				continue
 			}
-			continue
+			// Fall through to the back-off: never a tight loop against the
+			// control plane.
+			err = fmt.Errorf("creating the default cluster: %w", cerr)
 		case code == "InvalidParameterException" && a.InstanceARN() != "":
 			a.log.Warn("the saved container instance is unknown to the control plane; registering anew", "instance", a.InstanceARN())
 			a.mu.Lock()

@@ -3,6 +3,7 @@ package ecs
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -327,8 +328,12 @@ func (s *Server) applyHealth(ctx context.Context, cluster, instanceID string, h 
 	if !ok {
 		return nil
 	}
-	if spec, err := s.freshSpec(ctx, cluster, id); err != nil || spec.InstanceID != instanceID {
-		return nil
+	spec, err := s.freshSpec(ctx, cluster, id)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && spec.InstanceID != instanceID) {
+		return nil // a task swept since, or another instance's
+	}
+	if err != nil {
+		return fmt.Errorf("reading task %s for a health report: %w", id, err)
 	}
 	return s.updateTaskStatus(ctx, cluster, id, func(spec taskSpecRecord, st *taskStatusRecord, now time.Time) (bool, error) {
 		changed := false

@@ -152,8 +152,12 @@ func (s *Server) RegisterContainerInstance(ctx context.Context, in *ecsapi.Regis
 		slices.SortFunc(attrs, func(a, b storedAttribute) int { return strings.Compare(a.Name, b.Name) })
 		attrsOp.Value, _ = json.Marshal(attrs)
 		b, _ := json.Marshal(rec)
-		ops := []store.Op{{Key: key, Value: b, ExpectRev: expect}, attrsOp,
-			s.tagsOp(s.containerInstanceARN(c.Name, id), in.Tags)}
+		ops := []store.Op{{Key: key, Value: b, ExpectRev: expect}, attrsOp}
+		if expect == 0 {
+			// Tags are the tag API's after creation: a re-registration (every
+			// agent restart) must not wipe what TagResource set.
+			ops = append(ops, s.tagsOp(s.containerInstanceARN(c.Name, id), in.Tags))
+		}
 		if op, ok := s.initialReservationsOp(ctx, c.Name, id); ok {
 			ops = append(ops, op)
 		}

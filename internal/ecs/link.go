@@ -310,6 +310,9 @@ func (s *linkSession) run() {
 			}
 			if ticks%agentproto.MissedHeartbeats == 0 {
 				ok, err := s.l.s.refreshConnected(ctx, s.cluster, s.id, s.connID, hb)
+				if err != nil && ctx.Err() == nil {
+					log.Warn("refreshing the agent connection record failed; it expires unless a later refresh succeeds", "err", err)
+				}
 				if err == nil && !ok {
 					log.Info("another connection of the instance took over")
 					return

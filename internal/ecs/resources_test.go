@@ -285,3 +285,27 @@ func TestAccountSettings(t *testing.T) {
 		t.Fatalf("setting not deleted: %+v", own.Settings)
 	}
 }
+
+// An agent re-registers with its saved ARN on every restart: the instance's
+// tags (the tag API's after creation) survive it.
+func TestReRegistrationKeepsTags(t *testing.T) {
+	t.Parallel()
+	cp := testcluster.Start(t, testcluster.Options{})
+	c := cp.ECS()
+	ctx := t.Context()
+	if _, err := c.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("rr")}); err != nil {
+		t.Fatal(err)
+	}
+	arn := registerInstance(t, c, "rr")
+	if _, err := c.TagResource(ctx, &ecs.TagResourceInput{ResourceArn: aws.String(arn), Tags: []types.Tag{{Key: aws.String("team"), Value: aws.String("a")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RegisterContainerInstance(ctx, &ecs.RegisterContainerInstanceInput{Cluster: aws.String("rr"), ContainerInstanceArn: aws.String(arn),
+		TotalResources: []types.Resource{{Name: aws.String("CPU"), Type: aws.String("INTEGER"), IntegerValue: 2048}}}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := c.ListTagsForResource(ctx, &ecs.ListTagsForResourceInput{ResourceArn: aws.String(arn)})
+	if err != nil || len(l.Tags) != 1 {
+		t.Fatalf("tags after re-registration: %+v %v", l, err)
+	}
+}
