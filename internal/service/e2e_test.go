@@ -88,9 +88,11 @@ func TestE2ERollingUpdate(t *testing.T) {
 	var completed time.Duration
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		running, _, byTD := e.running("web")
+		running, active, byTD := e.running("web")
 		polls++
-		minHealthy, maxRunning = min(minHealthy, running), max(maxRunning, running)
+		// maxPercent bounds running plus pending tasks: an over-start shows
+		// first as PENDING.
+		minHealthy, maxRunning = min(minHealthy, running), max(maxRunning, active)
 		s := e.service("web")
 		if len(s.Deployments) == 1 && s.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted &&
 			aws.ToString(s.Deployments[0].TaskDefinition) == td2 && byTD[td2] == 4 && running == 4 {
