@@ -412,7 +412,27 @@ func TestE2EHealthAndDependsOn(t *testing.T) {
 			health[aws.ToString(c.Name)] = c.HealthStatus
 		}
 		if tk.HealthStatus == types.HealthStatusHealthy && health["db"] == types.HealthStatusHealthy {
-			break
+			// dependsOn HEALTHY: app starts only once db passed a check, and
+			// Docker runs db's first check an interval (5 s) after db started.
+			started := map[string]time.Time{}
+			rt := dockertest.Runtime(t)
+			for _, c := range tk.Containers {
+				if aws.ToString(c.Name) == "app" && aws.ToString(c.LastStatus) != "RUNNING" {
+					started = nil
+					break
+				}
+				info, err := rt.InspectContainer(t.Context(), aws.ToString(c.RuntimeId))
+				if err != nil {
+					t.Fatal(err)
+				}
+				started[aws.ToString(c.Name)] = info.StartedAt
+			}
+			if started != nil {
+				if gap := started["app"].Sub(started["db"]); gap < 4*time.Second {
+					t.Fatalf("app started %s after db: it did not wait for db to be HEALTHY", gap)
+				}
+				break
+			}
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("task health %s, containers %v", tk.HealthStatus, health)
