@@ -65,6 +65,9 @@ type serviceRecord struct {
 	CreatedBy                     string                         `json:"createdBy,omitempty"`
 	// StopDeployment is a StopServiceDeployment request.
 	StopDeployment *deploymentStop `json:"stopDeployment,omitempty"`
+	// Revisions are the service revisions of its deployments, newest
+	// first (services_revisions.go).
+	Revisions []serviceRevisionRecord `json:"revisions,omitempty"`
 }
 
 // deploymentStop is a StopServiceDeployment request for one deployment.
@@ -250,6 +253,7 @@ func (s *Server) CreateService(ctx context.Context, in *ecsapi.CreateServiceRequ
 	if in.PropagateTags != nil {
 		rec.PropagateTags = string(*in.PropagateTags)
 	}
+	rec.addRevision()
 	key := s.serviceKey(c.Name, in.ServiceName)
 	for attempt := 0; ; attempt++ {
 		kv, err := s.st.Get(ctx, key)

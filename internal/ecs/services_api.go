@@ -207,6 +207,7 @@ func (s *Server) UpdateService(ctx context.Context, in *ecsapi.UpdateServiceRequ
 		if newDeployment {
 			r.DeploymentID = plan.DeploymentID(now)
 			r.DeploymentCreatedAt = now
+			r.addRevision()
 		}
 		return nil
 	})

@@ -11,8 +11,8 @@ import (
 
 // Service deployments (the newer API over the same deployments the
 // controller keeps): ARN service-deployment/<cluster>/<service>/<the 19
-// digits of ecs-svc/...>. Only what the controller records is shown: no
-// service revisions or lifecycle hooks.
+// digits of ecs-svc/...>. Only what the controller records is shown (with
+// the service revisions of services_revisions.go); no lifecycle hooks.
 
 const resServiceDeployment = "service-deployment"
 
@@ -151,6 +151,14 @@ func (s *Server) serviceDeployment(arn string) (ecsapi.ServiceDeployment, bool) 
 	}
 	sd.DeploymentCircuitBreaker = &ecsapi.ServiceDeploymentCircuitBreaker{Status: &cbStatus,
 		FailureCount: ptr(int32(d.FailedTasks)), Threshold: ptr(int32(plan.Threshold(d.DesiredCount)))}
+	sd.TargetServiceRevision = s.revisionSummary(rec, d)
+	for _, o := range st.Deployments {
+		if o.ID != d.ID && d.Status == plan.Primary && o.Status == plan.Active {
+			if src := s.revisionSummary(rec, o); src != nil {
+				sd.SourceServiceRevisions = append(sd.SourceServiceRevisions, *src)
+			}
+		}
+	}
 	if d.RollbackOf != "" {
 		sd.Rollback = &ecsapi.Rollback{Reason: ptr(d.RolloutStateReason), StartedAt: awsapiTime(d.CreatedAt)}
 	}
