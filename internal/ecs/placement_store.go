@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"maps"
-	"net/netip"
 	"slices"
 	"strconv"
 	"time"
@@ -267,19 +265,18 @@ type placementState struct {
 }
 
 // readPlacementState lists the cluster's reservations with the revisions
-// that guard the write (from the cache when fromCache: a stale revision only
-// fails the guard, and the retry reads the store) and combines them with the
-// cached instances, attributes and link states.
+// that guard the write and combines them with the cached instances,
+// attributes and link states. fromCache uses the cluster's kept snapshot
+// (placement_snapshot.go): a stale revision only fails the guard, and the
+// retry reads the store.
 func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCache bool) (placementState, error) {
-	prefix := s.key("reservations", cluster) + "/"
-	var kvs []store.KV
 	if fromCache {
-		kvs = s.cache.List(prefix)
-	} else {
-		var err error
-		if kvs, _, err = s.st.List(ctx, prefix); err != nil {
-			return placementState{}, err
-		}
+		return s.cachedPlacementState(cluster), nil
+	}
+	prefix := s.key("reservations", cluster) + "/"
+	kvs, _, err := s.st.List(ctx, prefix)
+	if err != nil {
+		return placementState{}, err
 	}
 	ps := placementState{records: map[string]reservationRecord{}, revs: map[string]int64{}}
 	views := map[string]resView{}
@@ -299,54 +296,16 @@ func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCac
 		if !ok {
 			continue
 		}
-		rec := iv.rec
-		v, ok := views[rec.ID]
+		v, ok := views[iv.rec.ID]
 		if !ok {
 			// Registration creates the record and deregistration deletes it:
 			// without one the instance is gone (the cache lags) or has not
 			// re-registered since Berth added the record.
 			continue
 		}
-		u, groups := s.load(v)
 		conn, has := memoJSON[agentConnRecord](s, iv.connKey)
-		pi := placementInstance{
-			ID: rec.ID, ARN: iv.arn, Status: rec.Status,
-			Connected:  has && conn.live(now),
-			Attributes: s.attributeMap(iv.attrsKey),
-			CPU:        iv.cpu, Memory: iv.memory,
-			UsedCPU: u.used.CPU, UsedMemory: u.used.Memory,
-			Ports: iv.ports, PortsUDP: iv.portsUDP,
-
-			EC2InstanceID: rec.EC2InstanceID, RegisteredAt: rec.RegisteredAt,
-			CapacityProvider: rec.CapacityProvider, RunningTasks: u.running,
-			Groups: groups,
-		}
-		if len(u.used.Ports) > 0 {
-			pi.Ports = maps.Clone(pi.Ports)
-		}
-		if len(u.used.PortsUDP) > 0 {
-			pi.PortsUDP = maps.Clone(pi.PortsUDP)
-		}
-		if len(u.ips) > 0 {
-			pi.UsedIPs = map[netip.Addr]bool{}
-		}
-		if rec.VersionInfo != nil {
-			pi.AgentVersion = deref(rec.VersionInfo.AgentVersion)
-		}
-		for _, p := range u.used.Ports {
-			pi.Ports[p] = true
-		}
-		for _, p := range u.used.PortsUDP {
-			pi.PortsUDP[p] = true
-		}
-		for _, ip := range u.ips {
-			if a, err := netip.ParseAddr(ip); err == nil {
-				pi.UsedIPs[a] = true
-			}
-		}
-		if p, err := netip.ParsePrefix(pi.Attributes[awsvpcSubnetAttr]); err == nil && p.Addr().Is4() {
-			pi.Subnet = p.Masked()
-		}
+		pi := s.instanceOf(iv, v)
+		pi.Connected = has && conn.live(now)
 		ps.snapshot = append(ps.snapshot, pi)
 	}
 	slices.SortFunc(ps.snapshot, func(a, b placementInstance) int {

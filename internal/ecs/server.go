@@ -40,6 +40,8 @@ type Server struct {
 	stats placementStats
 	// memo keeps values placement decodes from the cache (placement_memo.go).
 	memo memo
+	// pcache keeps each cluster's placement snapshot (placement_snapshot.go).
+	pcache placementCache
 	// launchMu serializes this server's placements per cluster (launch).
 	launchMu sync.Map
 }
