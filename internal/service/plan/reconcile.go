@@ -66,6 +66,9 @@ type reconciler struct {
 	st     Status
 	plan   Plan
 	events []string
+	// held: a protected task was kept from a stop this pass (the wait is
+	// the protection's, not the deployment configuration's).
+	held bool
 }
 
 // Reconcile decides the next step for one service. It is pure: the same
@@ -328,6 +331,7 @@ func (r *reconciler) holdProtected(t Task) bool {
 	if !r.protected(t) {
 		return false
 	}
+	r.held = true
 	if d := t.ProtectedUntil.Sub(r.now); r.plan.Wait == 0 || d < r.plan.Wait {
 		r.plan.Wait = d
 	}
@@ -447,7 +451,7 @@ func (r *reconciler) replica() {
 			r.plan.Wait = d
 		}
 	}
-	if len(r.plan.Start) == 0 && len(r.plan.Stop) == 0 && len(cur) < desired && room <= 0 && len(oldLeft) > 0 && r.canLaunch() && healthy <= minHealthy {
+	if len(r.plan.Start) == 0 && len(r.plan.Stop) == 0 && len(cur) < desired && room <= 0 && len(oldLeft) > 0 && r.canLaunch() && healthy <= minHealthy && !r.held {
 		r.event("was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.")
 	}
 }
