@@ -179,16 +179,16 @@ func (s *Server) cachedPlacementState(cluster string) placementState {
 	now := s.now()
 	ps := placementState{
 		snapshot: make([]placementInstance, 0, len(cs.order)),
-		records:  make(map[string]reservationRecord, len(cs.order)),
-		revs:     make(map[string]int64, len(cs.order)),
+		records:  make([]reservationRecord, 0, len(cs.order)),
+		revs:     make([]int64, 0, len(cs.order)),
 	}
 	for _, id := range cs.order {
 		e := cs.entries[id]
 		pi := e.pi
 		pi.Connected = e.hasConn && e.conn.live(now)
 		ps.snapshot = append(ps.snapshot, pi)
-		ps.records[id] = e.rec
-		ps.revs[id] = e.rev
+		ps.records = append(ps.records, e.rec)
+		ps.revs = append(ps.revs, e.rev)
 	}
 	return ps
 }

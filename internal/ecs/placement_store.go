@@ -6,6 +6,7 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
@@ -259,9 +260,19 @@ func resourcePorts(rs []ecsapi.Resource, name string) map[int32]bool {
 // placementState is one read of a cluster for placement: the snapshot and
 // the reservation records with the revisions that guard the write.
 type placementState struct {
-	snapshot []placementInstance
-	records  map[string]reservationRecord // by instance id
-	revs     map[string]int64             // 0: no record yet
+	snapshot []placementInstance // sorted by ID
+	records  []reservationRecord // of snapshot[i]
+	revs     []int64             // of records[i]
+}
+
+// reservation is instance id's reservations record and its revision (0
+// when it has none).
+func (ps placementState) reservation(id string) (reservationRecord, int64) {
+	i, ok := slices.BinarySearchFunc(ps.snapshot, id, func(p placementInstance, id string) int { return strings.Compare(p.ID, id) })
+	if !ok {
+		return reservationRecord{}, 0
+	}
+	return ps.records[i], ps.revs[i]
 }
 
 // readPlacementState lists the cluster's reservations with the revisions
@@ -278,16 +289,16 @@ func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCac
 	if err != nil {
 		return placementState{}, err
 	}
-	ps := placementState{records: map[string]reservationRecord{}, revs: map[string]int64{}}
+	var ps placementState
 	views := map[string]resView{}
+	revs := map[string]int64{}
 	for _, kv := range kvs {
 		v, ok := s.reservationView(cluster, kv.Key, kv.ModRevision, kv.Value)
 		if !ok {
 			continue
 		}
 		id := store.LastPart(kv.Key)
-		ps.records[id] = v.rec
-		ps.revs[id] = kv.ModRevision
+		revs[id] = kv.ModRevision
 		views[id] = v
 	}
 	now := s.now()
@@ -317,6 +328,10 @@ func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCac
 		}
 		return 0
 	})
+	for _, pi := range ps.snapshot {
+		ps.records = append(ps.records, views[pi.ID].rec)
+		ps.revs = append(ps.revs, revs[pi.ID])
+	}
 	return ps, nil
 }
 
@@ -330,7 +345,7 @@ func (s *Server) reservationOps(cluster string, ps placementState, add map[strin
 	slices.Sort(ids)
 	var ops []store.Op
 	for _, inst := range ids {
-		cur := ps.records[inst]
+		cur, rev := ps.reservation(inst)
 		next := reservationRecord{Tasks: map[string]taskReservation{}}
 		for id, t := range cur.Tasks {
 			if !s.taskIsStopped(cluster, id) {
@@ -341,7 +356,7 @@ func (s *Server) reservationOps(cluster string, ps placementState, add map[strin
 			next.Tasks[id] = t
 		}
 		b, _ := json.Marshal(next)
-		ops = append(ops, store.Op{Key: s.reservationsKey(cluster, inst), Value: b, ExpectRev: ps.revs[inst]})
+		ops = append(ops, store.Op{Key: s.reservationsKey(cluster, inst), Value: b, ExpectRev: rev})
 	}
 	return ops
 }
