@@ -206,6 +206,11 @@ func (l *Link) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if old != nil {
 		old.refuse(agentproto.ErrReplaced, "A newer connection of this container instance took over.")
 	}
+	// A deregistration between the check above and the insert fired its
+	// event before this session was listed: look again now that it is.
+	if _, err := l.s.st.Get(r.Context(), l.s.instanceKey(cluster, id)); errors.Is(err, store.ErrNotFound) {
+		s.refuse(agentproto.ErrInstanceNotFound, "The container instance is not registered in cluster "+cluster+".")
+	}
 	s.run()
 }
 
