@@ -259,29 +259,10 @@ func (s *Server) StopServiceTask(ctx context.Context, cluster, id, reason string
 		if spec.DesiredState == taskStopped {
 			return nil
 		}
-		now := s.now()
-		spec.DesiredState = taskStopped
-		spec.Stop = &stopRequest{Code: string(ecsapi.TaskStopCodeServiceSchedulerInitiated), Reason: reason, At: now}
-		spec.Version++
-		b, _ := json.Marshal(spec)
-		ops := []store.Op{{Key: specKV.Key, Value: b, ExpectRev: specKV.ModRevision}}
-		if _, ok := s.cachedInstance(cluster, spec.InstanceID); !ok {
-			stKV, err := s.st.Get(ctx, s.taskStatusKey(cluster, id))
-			if err != nil {
-				return err
-			}
-			var st taskStatusRecord
-			if err := json.Unmarshal(stKV.Value, &st); err != nil {
-				return err
-			}
-			if st.LastStatus != taskStopped {
-				st.LastStatus = taskStopped
-				st.StoppedAt, st.ExecutionStoppedAt = now, now
-				st.Reason = orphanStopReason
-				st.Version++
-				sb, _ := json.Marshal(st)
-				ops = append(ops, store.Op{Key: stKV.Key, Value: sb, ExpectRev: stKV.ModRevision})
-			}
+		ops, _, err := s.stopOps(ctx, cluster, specKV, &spec,
+			stopRequest{Code: string(ecsapi.TaskStopCodeServiceSchedulerInitiated), Reason: reason, At: s.now()})
+		if err != nil {
+			return err
 		}
 		rev, err := s.st.Txn(ctx, ops...)
 		if errors.Is(err, store.ErrConflict) && attempt < store.UpdateAttempts {

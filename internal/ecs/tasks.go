@@ -548,32 +548,9 @@ func (s *Server) StopTask(ctx context.Context, in *ecsapi.StopTaskRequest) (*ecs
 			st, _ := s.cachedStatus(c.Name, id)
 			return &ecsapi.StopTaskResponse{Task: ptr(s.taskView(spec, st, false))}, nil
 		}
-		now := s.now()
-		spec.DesiredState = taskStopped
-		spec.Stop = &stopRequest{Code: stopUserInitiated, Reason: reason, At: now}
-		spec.Version++
-		b, _ := json.Marshal(spec)
-		ops := []store.Op{{Key: specKV.Key, Value: b, ExpectRev: specKV.ModRevision}}
-		stKV, err := s.st.Get(ctx, s.taskStatusKey(c.Name, id))
+		ops, st, err := s.stopOps(ctx, c.Name, specKV, &spec, stopRequest{Code: stopUserInitiated, Reason: reason, At: s.now()})
 		if err != nil {
 			return nil, err
-		}
-		var st taskStatusRecord
-		if err := json.Unmarshal(stKV.Value, &st); err != nil {
-			return nil, err
-		}
-		_, err = s.st.Get(ctx, s.instanceKey(c.Name, spec.InstanceID))
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-		if errors.Is(err, store.ErrNotFound) && st.LastStatus != taskStopped {
-			// Orphaned by a forced deregistration: nothing will report.
-			st.LastStatus = taskStopped
-			st.StoppedAt, st.ExecutionStoppedAt = now, now
-			st.Reason = orphanStopReason
-			st.Version++
-			sb, _ := json.Marshal(st)
-			ops = append(ops, store.Op{Key: stKV.Key, Value: sb, ExpectRev: stKV.ModRevision})
 		}
 		rev, err := s.st.Txn(ctx, ops...)
 		if errors.Is(err, store.ErrConflict) && attempt < store.UpdateAttempts {
@@ -587,4 +564,38 @@ func (s *Server) StopTask(ctx context.Context, in *ecsapi.StopTaskRequest) (*ecs
 		}
 		return &ecsapi.StopTaskResponse{Task: ptr(s.taskView(spec, st, false))}, nil
 	}
+}
+
+// stopOps builds the guarded writes that ask a task to stop: its spec's
+// desired status, and, for a task orphaned by a forced deregistration (no
+// agent will ever report it), its status STOPPED at once. The instance is
+// read from the store, not a possibly lagging cache. It returns the task's
+// status as it will be after the writes.
+func (s *Server) stopOps(ctx context.Context, cluster string, specKV store.KV, spec *taskSpecRecord, stop stopRequest) ([]store.Op, taskStatusRecord, error) {
+	spec.DesiredState = taskStopped
+	spec.Stop = &stop
+	spec.Version++
+	b, _ := json.Marshal(spec)
+	ops := []store.Op{{Key: specKV.Key, Value: b, ExpectRev: specKV.ModRevision}}
+	var st taskStatusRecord
+	stKV, err := s.st.Get(ctx, s.taskStatusKey(cluster, spec.ID))
+	if err != nil {
+		return nil, st, err
+	}
+	if err := json.Unmarshal(stKV.Value, &st); err != nil {
+		return nil, st, err
+	}
+	_, err = s.st.Get(ctx, s.instanceKey(cluster, spec.InstanceID))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, st, err
+	}
+	if errors.Is(err, store.ErrNotFound) && st.LastStatus != taskStopped {
+		st.LastStatus = taskStopped
+		st.StoppedAt, st.ExecutionStoppedAt = stop.At, stop.At
+		st.Reason = orphanStopReason
+		st.Version++
+		sb, _ := json.Marshal(st)
+		ops = append(ops, store.Op{Key: stKV.Key, Value: sb, ExpectRev: stKV.ModRevision})
+	}
+	return ops, st, nil
 }
