@@ -139,19 +139,7 @@ func (s *Server) load(v resView) (usage, map[string]int) {
 		if ok && st == taskStopped {
 			continue
 		}
-		t := v.rec.Tasks[id]
-		u.used.CPU += t.CPU
-		u.used.Memory += t.Memory
-		u.used.Ports = append(u.used.Ports, t.Ports...)
-		u.used.PortsUDP = append(u.used.PortsUDP, t.PortsUDP...)
-		if t.IPv4 != "" {
-			u.ips = append(u.ips, t.IPv4)
-		}
-		if ok && st == taskRunning {
-			u.running++
-		} else {
-			u.pending++
-		}
+		u.add(v.rec.Tasks[id], ok && st == taskRunning)
 		if !sl.found[n+i] {
 			continue
 		}

@@ -112,20 +112,25 @@ func (s *Server) usageOf(cluster string, r reservationRecord) usage {
 		if ok && st == taskStopped {
 			continue
 		}
-		u.used.CPU += t.CPU
-		u.used.Memory += t.Memory
-		u.used.Ports = append(u.used.Ports, t.Ports...)
-		u.used.PortsUDP = append(u.used.PortsUDP, t.PortsUDP...)
-		if t.IPv4 != "" {
-			u.ips = append(u.ips, t.IPv4)
-		}
-		if ok && st == taskRunning {
-			u.running++
-		} else {
-			u.pending++
-		}
+		u.add(t, ok && st == taskRunning)
 	}
 	return u
+}
+
+// add counts a non-stopped task's reservation, running or still pending.
+func (u *usage) add(t taskReservation, running bool) {
+	u.used.CPU += t.CPU
+	u.used.Memory += t.Memory
+	u.used.Ports = append(u.used.Ports, t.Ports...)
+	u.used.PortsUDP = append(u.used.PortsUDP, t.PortsUDP...)
+	if t.IPv4 != "" {
+		u.ips = append(u.ips, t.IPv4)
+	}
+	if running {
+		u.running++
+	} else {
+		u.pending++
+	}
 }
 
 // taskGroupsOf counts the non-stopped tasks of r by task group, for
