@@ -136,7 +136,7 @@ func verifySigV4(ctx context.Context, r *http.Request, body []byte, creds Creden
 		}
 	}
 	payloadHash := r.Header.Get("X-Amz-Content-Sha256")
-	if payloadHash == "" || payloadHash != "UNSIGNED-PAYLOAD" {
+	if payloadHash != "UNSIGNED-PAYLOAD" {
 		sum := sha256.Sum256(body)
 		computed := hex.EncodeToString(sum[:])
 		if payloadHash != "" && payloadHash != computed {
@@ -147,8 +147,7 @@ func verifySigV4(ctx context.Context, r *http.Request, body []byte, creds Creden
 	}
 	c := aws.Credentials{AccessKeyID: auth.accessKeyID, SecretAccessKey: secret,
 		SessionToken: r.Header.Get("X-Amz-Security-Token")}
-	if err := v4.NewSigner().SignHTTP(ctx, c, clone, payloadHash, auth.service, auth.region, signingTime,
-		func(o *v4.SignerOptions) { o.DisableURIPathEscaping = false }); err != nil {
+	if err := v4.NewSigner().SignHTTP(ctx, c, clone, payloadHash, auth.service, auth.region, signingTime); err != nil {
 		return Principal{}, auth, NewError(CodeInternalFailure, http.StatusInternalServerError, "signing: %v", err)
 	}
 	want, _ := parseAuthorization(clone.Header.Get("Authorization"))
