@@ -2,6 +2,8 @@ package main
 
 import (
 	"fmt"
+	"os"
+	"runtime/pprof"
 
 	"github.com/spf13/cobra"
 
@@ -11,6 +13,7 @@ import (
 func newSimCmd() *cobra.Command {
 	var cfg sim.Config
 	var quiet bool
+	var cpuProfile string
 	cmd := &cobra.Command{
 		Use:   "sim",
 		Short: "Measure the scheduler: the real control plane against simulated container instances",
@@ -26,6 +29,17 @@ share of placement time spent in the store transaction.`,
 			if !quiet {
 				cfg.Progress = cmd.ErrOrStderr()
 			}
+			if cpuProfile != "" {
+				f, err := os.Create(cpuProfile)
+				if err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer f.Close()
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return fmt.Errorf("--cpuprofile: %w", err)
+				}
+				defer pprof.StopCPUProfile()
+			}
 			res, err := sim.Run(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -40,6 +54,7 @@ share of placement time spent in the store transaction.`,
 	f.IntVar(&cfg.Clients, "clients", 16, "concurrent RunTask clients")
 	f.IntVar(&cfg.PerCall, "count", 10, "tasks per RunTask call (1-10)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the control plane's store (default: a temporary one, removed at the end)")
+	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress output")
 	return cmd
 }

@@ -24,6 +24,7 @@ type Snapshot struct {
 	mu       sync.Mutex
 	cols     map[string]*column // spread attributes, built on first use
 	memberOf map[string][]bool  // static expressions, by canonical form
+	exprs    map[string]*cql.Expr
 }
 
 // column maps each instance to a small id of its value of one attribute:
@@ -31,6 +32,7 @@ type Snapshot struct {
 type column struct {
 	ids    []int32
 	values []string // values[id-1]
+	index  map[string]int32
 }
 
 var hashSeed = maphash.MakeSeed()
@@ -45,6 +47,7 @@ func NewSnapshot(insts []Instance) *Snapshot {
 		groups:   map[string]map[int32]int{},
 		cols:     map[string]*column{},
 		memberOf: map[string][]bool{},
+		exprs:    map[string]*cql.Expr{},
 	}
 	for i := range insts {
 		in := &insts[i]
@@ -86,20 +89,9 @@ func (s *Snapshot) column(attr string) *column {
 	if c := s.cols[attr]; c != nil {
 		return c
 	}
-	c := &column{ids: make([]int32, len(s.insts))}
-	seen := map[string]int32{}
+	c := &column{ids: make([]int32, len(s.insts)), index: map[string]int32{}}
 	for i := range s.insts {
-		v, ok := s.insts[i].Attributes[attr]
-		if !ok {
-			continue
-		}
-		id, ok := seen[v]
-		if !ok {
-			c.values = append(c.values, v)
-			id = int32(len(c.values))
-			seen[v] = id
-		}
-		c.ids[i] = id
+		c.set(i, s.insts[i].Attributes, attr)
 	}
 	s.cols[attr] = c
 	return c
@@ -119,6 +111,7 @@ func (s *Snapshot) staticMemberOf(e *cql.Expr) []bool {
 		r[i] = e.Eval(view{s: s, i: i})
 	}
 	s.memberOf[key] = r
+	s.exprs[key] = e
 	return r
 }
 
@@ -204,4 +197,114 @@ func (v view) TaskGroups() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// Set adds in to the snapshot, or replaces the instance with its ID, and
+// keeps the indexes (groups, spread columns, static memberOf results)
+// current for it: a long-lived snapshot follows the cluster one changed
+// instance at a time instead of being rebuilt for every request. Set may
+// not run concurrently with Place.
+func (s *Snapshot) Set(in Instance) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.byID[in.ID]
+	if !ok {
+		i = len(s.insts)
+		s.insts = append(s.insts, in)
+		s.byID[in.ID] = i
+		s.idHash = append(s.idHash, maphash.String(hashSeed, in.ID))
+		for _, c := range s.cols {
+			c.ids = append(c.ids, 0)
+		}
+		for key, r := range s.memberOf {
+			s.memberOf[key] = append(r, false)
+		}
+	} else {
+		for g, n := range s.insts[i].Groups {
+			if n > 0 {
+				s.ungroup(g, i)
+			}
+		}
+		s.insts[i] = in
+	}
+	for g, n := range in.Groups {
+		if n > 0 {
+			s.group(g)[int32(i)] = n
+		}
+	}
+	for attr, c := range s.cols {
+		c.set(i, s.insts[i].Attributes, attr)
+	}
+	for key, r := range s.memberOf {
+		r[i] = s.exprs[key].Eval(view{s: s, i: i})
+	}
+}
+
+// Remove drops the instance with id (no-op when absent): the last instance
+// takes its place in every index.
+func (s *Snapshot) Remove(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i, ok := s.byID[id]
+	if !ok {
+		return
+	}
+	last := len(s.insts) - 1
+	for g, n := range s.insts[i].Groups {
+		if n > 0 {
+			s.ungroup(g, i)
+		}
+	}
+	if i != last {
+		moved := s.insts[last]
+		for g, n := range moved.Groups {
+			if n > 0 {
+				s.ungroup(g, last)
+				s.group(g)[int32(i)] = n
+			}
+		}
+		s.insts[i], s.idHash[i] = moved, s.idHash[last]
+		s.byID[moved.ID] = i
+		for _, c := range s.cols {
+			c.ids[i] = c.ids[last]
+		}
+		for _, r := range s.memberOf {
+			r[i] = r[last]
+		}
+	}
+	delete(s.byID, id)
+	s.insts[last] = Instance{}
+	s.insts, s.idHash = s.insts[:last], s.idHash[:last]
+	for _, c := range s.cols {
+		c.ids = c.ids[:last]
+	}
+	for key, r := range s.memberOf {
+		s.memberOf[key] = r[:last]
+	}
+}
+
+// ungroup drops instance i from group g's index.
+func (s *Snapshot) ungroup(g string, i int) {
+	if m := s.groups[g]; m != nil {
+		delete(m, int32(i))
+		if len(m) == 0 {
+			delete(s.groups, g)
+		}
+	}
+}
+
+// set gives instance i the id of its value of attr, numbering a new value.
+func (c *column) set(i int, attrs map[string]string, attr string) {
+	v, ok := attrs[attr]
+	if !ok {
+		c.ids[i] = 0
+		return
+	}
+	id, ok := c.index[v]
+	if !ok {
+		c.values = append(c.values, v)
+		id = int32(len(c.values))
+		c.index[v] = id
+	}
+	c.ids[i] = id
 }
