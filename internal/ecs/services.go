@@ -364,11 +364,15 @@ func schedulerStrategies(pss []ecsapi.PlacementStrategy) []scheduler.Strategy {
 }
 
 // defaultServiceStrategy is what a REPLICA service without placement
-// strategies uses: ECS's "AZ balanced spread".
-var defaultServiceStrategy = []scheduler.Strategy{
-	{Type: string(ecsapi.PlacementStrategyTypeSpread), Field: "attribute:ecs.availability-zone"},
-	{Type: string(ecsapi.PlacementStrategyTypeSpread), Field: "instanceId"},
-}
+// strategies uses: ECS's "AZ balanced spread", the same default the
+// planner's scale-in choice reads.
+var defaultServiceStrategy = func() []scheduler.Strategy {
+	var out []scheduler.Strategy
+	for _, ps := range plan.DefaultStrategies {
+		out = append(out, scheduler.Strategy{Type: ps.Type, Field: ps.Field})
+	}
+	return out
+}()
 
 // deploymentSeen: the controller has turned the API's deployment id into a
 // deployment (possibly one it has since rolled back or replaced).

@@ -112,7 +112,10 @@ func (s *Server) ServiceStates(memo *ServiceMemo) []ServiceState {
 				continue
 			}
 			conn, has := s.agentConn(cluster, r.ID)
-			cd.instances = append(cd.instances, plan.Instance{ID: r.ID, Status: r.Status, Connected: has && conn.live(now)})
+			in := plan.Instance{ID: r.ID, Status: r.Status, Connected: has && conn.live(now),
+				Attributes: s.attributeMap(s.attributesKey(cluster, r.ID))}
+			in.RemainingCPU, in.RemainingMemory = s.remaining(cluster, r)
+			cd.instances = append(cd.instances, in)
 		}
 		clusters[cluster] = cd
 		return cd
@@ -133,6 +136,9 @@ func (s *Server) ServiceStates(memo *ServiceMemo) []ServiceState {
 			DeploymentCreatedAt: r.DeploymentCreatedAt, MinHealthyPercent: int(deref(dc.MinimumHealthyPercent)),
 			MaxPercent: int(deref(dc.MaximumPercent)), GracePeriod: secondsDuration(r.HealthCheckGracePeriodSeconds),
 		}
+		for _, ps := range r.PlacementStrategy {
+			svc.PlacementStrategies = append(svc.PlacementStrategies, plan.PlacementStrategy{Type: string(deref(ps.Type)), Field: deref(ps.Field)})
+		}
 		if cb != nil {
 			svc.CircuitBreaker, svc.Rollback = cb.Enable, cb.Rollback
 		}
@@ -150,6 +156,24 @@ func (s *Server) ServiceStates(memo *ServiceMemo) []ServiceState {
 	return out
 }
 
+// remaining is an instance's registered CPU and memory minus what its
+// non-stopped tasks reserve, as placement counts them (the scale-in choice
+// mirrors placement). The reservations record and its tasks' states are
+// decoded only when they changed.
+func (s *Server) remaining(cluster string, r instanceRecord) (cpu, memory int64) {
+	cpu, memory = resourceValue(r.Registered, "CPU"), resourceValue(r.Registered, "MEMORY")
+	kv, ok := s.cache.Get(s.reservationsKey(cluster, r.ID))
+	if !ok {
+		return cpu, memory
+	}
+	v, ok := s.reservationView(cluster, kv.Key, kv.ModRevision, kv.Value)
+	if !ok {
+		return cpu, memory
+	}
+	u, _ := s.load(v)
+	return cpu - u.used.CPU, memory - u.used.Memory
+}
+
 func isServiceGroup(g string) bool {
 	return len(g) > len("service:") && g[:len("service:")] == "service:"
 }
@@ -160,7 +184,7 @@ func planTask(spec taskSpecRecord, st taskStatusRecord) plan.Task {
 		ID: spec.ID, DeploymentID: spec.StartedBy, InstanceID: spec.InstanceID, LastStatus: st.LastStatus,
 		DesiredStopped: desiredStatus(spec, st) == taskStopped, Health: st.HealthStatus,
 		CreatedAt: spec.CreatedAt, StartedAt: st.StartedAt, StoppedAt: st.StoppedAt,
-		ProtectedUntil: spec.ProtectedUntil,
+		ProtectedUntil: spec.ProtectedUntil, CPU: spec.Reserved.CPU, Memory: spec.Reserved.Memory,
 	}
 	if stop := effectiveStop(spec, st); stop != nil {
 		t.StopCode, t.StopReason = stop.Code, stop.Reason

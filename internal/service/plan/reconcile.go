@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"slices"
-	"strings"
 	"time"
 )
 
@@ -338,28 +337,16 @@ func (r *reconciler) holdProtected(t Task) bool {
 	return true
 }
 
-// stopOrder sorts tasks so that the ones to stop first come first:
-// unprotected before protected (as ECS chooses tasks on scale-in), not
-// healthy before healthy, then newest first.
+// stopOrder sorts tasks so that the ones to stop first come first: the
+// priorities of scale-in (unprotected, then not healthy, first), then newest
+// first. DAEMON services, which have no placement strategies, use it for the
+// tasks of one instance; REPLICA services choose with scaleIn.
 func (r *reconciler) stopOrder(ts []Task) {
 	slices.SortStableFunc(ts, func(a, b Task) int {
-		if pa, pb := r.protected(a), r.protected(b); pa != pb {
-			if pa {
-				return 1
-			}
-			return -1
-		}
-		ha, hb := Healthy(a), Healthy(b)
-		if ha != hb {
-			if ha {
-				return 1
-			}
-			return -1
-		}
-		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+		if c := r.priority(a, b); c != 0 {
 			return c
 		}
-		return strings.Compare(a.ID, b.ID)
+		return newestFirst(a, b)
 	})
 }
 
@@ -402,27 +389,41 @@ func (r *reconciler) replica() {
 	// for stopping the tasks that work.
 	budget := healthy - minHealthy
 	if len(cur) > desired {
-		r.stopOrder(cur)
-		keep := cur[:0:0]
-		for i, t := range cur {
-			if i >= len(cur)-desired || r.holdProtected(t) {
-				keep = append(keep, t)
+		// The spread that matters is the current deployment's: the other
+		// tasks are on their way out.
+		si := r.newScaleIn(cur)
+		cands := slices.Clone(cur)
+		stopped := map[string]bool{}
+		for range len(cur) - desired {
+			t := si.take(&cands)
+			if r.holdProtected(t) {
 				continue
 			}
 			if Healthy(t) {
 				if budget <= 0 {
-					keep = append(keep, t)
 					continue
 				}
 				budget--
 			}
 			r.stop(t, fmt.Sprintf(ReasonScaleIn, r.primaryID()))
+			si.remove(t)
+			stopped[t.ID] = true
 		}
-		cur = keep
+		cur = slices.DeleteFunc(cur, func(t Task) bool { return stopped[t.ID] })
 	}
-	r.stopOrder(old)
+	// While the budget lasts, old healthy tasks go in the order that keeps
+	// the service's tasks (new ones included, as placement counts them)
+	// spread. The order only matters when the budget covers some of them
+	// but not all; otherwise the cheap stopOrder gives the same stops.
 	var oldLeft []Task
-	for _, t := range old {
+	var si *scaleIn
+	if competing := r.competing(old); budget > 0 && budget < competing {
+		si = r.newScaleIn(append(slices.Clone(cur), old...))
+	} else {
+		r.stopOrder(old)
+	}
+	for cands := slices.Clone(old); len(cands) > 0; {
+		t := si.take(&cands)
 		reason := fmt.Sprintf(ReasonScaleIn, r.primaryID())
 		if p != nil && t.DeploymentID == p.ID {
 			reason = ReasonDraining
@@ -440,6 +441,7 @@ func (r *reconciler) replica() {
 			budget--
 		}
 		r.stop(t, reason)
+		si.remove(t)
 	}
 	room := maxTasks - len(cur) - len(oldLeft)
 	if r.canLaunch() {
@@ -454,6 +456,19 @@ func (r *reconciler) replica() {
 	if len(r.plan.Start) == 0 && len(r.plan.Stop) == 0 && len(cur) < desired && room <= 0 && len(oldLeft) > 0 && r.canLaunch() && healthy <= minHealthy && !r.held {
 		r.event("was unable to stop or start tasks during a deployment because of the service deployment configuration. Update the minimumHealthyPercent or maximumPercent value and try again.")
 	}
+}
+
+// competing counts the old tasks that stop only within the budget: healthy
+// ones, not held by their protection (tasks of the primary on an instance
+// that is no longer usable are not held).
+func (r *reconciler) competing(old []Task) int {
+	p, n := r.primary(), 0
+	for _, t := range old {
+		if Healthy(t) && ((p != nil && t.DeploymentID == p.ID) || !r.protected(t)) {
+			n++
+		}
+	}
+	return n
 }
 
 func (r *reconciler) primaryID() string {

@@ -55,6 +55,25 @@ type Service struct {
 	CircuitBreaker   bool
 	Rollback         bool
 	GracePeriod      time.Duration
+	// PlacementStrategies are the service's placementStrategy entries, in
+	// order; a REPLICA service without any uses DefaultStrategies. Scale-in
+	// reads them to choose which tasks to stop.
+	PlacementStrategies []PlacementStrategy
+}
+
+// PlacementStrategy is one placementStrategy entry: Type binpack (Field cpu
+// or memory), spread (Field instanceId, host or attribute:<name>) or random
+// (no Field).
+type PlacementStrategy struct {
+	Type, Field string
+}
+
+// DefaultStrategies is what ECS uses for a REPLICA service without placement
+// strategies: spread across Availability Zones, then across instances. The
+// ECS server places with the same default.
+var DefaultStrategies = []PlacementStrategy{
+	{Type: "spread", Field: "attribute:ecs.availability-zone"},
+	{Type: "spread", Field: "instanceId"},
 }
 
 // Task is one task of the service (group service:<name>).
@@ -78,6 +97,9 @@ type Task struct {
 	// then neither scale-in nor a deployment stops the task.
 	ProtectedUntil time.Time
 	StoppedAt      time.Time
+	// CPU and Memory are what the task reserves on its instance (binpack
+	// scale-in: what stopping it frees).
+	CPU, Memory int64
 }
 
 // Instance is one container instance of the cluster.
@@ -85,6 +107,13 @@ type Instance struct {
 	ID        string
 	Status    string // ACTIVE, DRAINING, ...
 	Connected bool
+	// Attributes are the instance's attributes (ecs.availability-zone,
+	// custom ones; "" for a name-only one), read by spread strategies. The
+	// planner only reads the map, so callers may share it.
+	Attributes map[string]string
+	// RemainingCPU and RemainingMemory are registered minus what its
+	// non-stopped tasks reserve, read by binpack strategies.
+	RemainingCPU, RemainingMemory int64
 }
 
 // Deployment is one entry of service.deployments[], as the controller keeps it.
