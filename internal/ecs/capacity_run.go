@@ -69,9 +69,11 @@ func (s *Server) launchProviders(c clusterRecord, launchType *ecsapi.LaunchType,
 // cluster). Providers own disjoint instances, so each share is placed on its
 // own part of the snapshot; a provider without instances fails its share
 // with CAPACITY_PROVIDER and the provider's name as detail.
-func placeProviders(snapshot []placementInstance, req placementRequest, providers []string) ([]assignment, []placementFailure) {
+var noInstances = placementFailure{Reason: reasonNoInstances}
+
+func placeProviders(ps placementState, req placementRequest, providers []string) ([]assignment, []placementFailure) {
 	if len(providers) == 0 {
-		return place(snapshot, req)
+		return place(ps, req)
 	}
 	counts := map[string]int{}
 	var order []string
@@ -81,31 +83,41 @@ func placeProviders(snapshot []placementInstance, req placementRequest, provider
 		}
 		counts[p]++
 	}
+	members := map[string]bool{}
+	for _, e := range ps.entries {
+		if counts[e.pi.CapacityProvider] > 0 {
+			members[e.pi.CapacityProvider] = true
+		}
+	}
 	var (
 		out      []assignment
 		failures []placementFailure
 		seen     = map[placementFailure]bool{}
 	)
 	for _, p := range order {
-		var part []placementInstance
-		for _, in := range snapshot {
-			if in.CapacityProvider == p {
-				part = append(part, in)
-			}
-		}
-		if len(part) == 0 {
+		if !members[p] {
 			failures = append(failures, placementFailure{Reason: scheduler.ReasonCapacityProvider, Detail: p})
 			continue
 		}
 		r := req
-		r.Count = counts[p]
-		a, fs := place(part, r)
+		r.Count, r.CapacityProvider = counts[p], p
+		a, fs := place(ps, r)
 		out = append(out, a...)
+		own := 0
 		for _, f := range fs {
+			// Other providers' instances are not candidates, not failures.
+			if f.Reason == scheduler.ReasonCapacityProvider {
+				continue
+			}
+			own++
 			if !seen[f] {
 				seen[f] = true
 				failures = append(failures, f)
 			}
+		}
+		if len(a) < r.Count && own == 0 && !seen[noInstances] {
+			seen[noInstances] = true
+			failures = append(failures, noInstances)
 		}
 	}
 	return out, failures

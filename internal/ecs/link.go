@@ -392,7 +392,9 @@ func (s *linkSession) sendPayload(ctx context.Context) bool {
 // desiredTasks is the payload of an instance: every task placed on it that
 // has not stopped yet, with its effective desired status.
 func (s *Server) desiredTasks(cluster, id string) []agentproto.TaskSpec {
-	r := s.cachedReservations(cluster, id)
+	// The payload is sent again whenever the instance's task set changes:
+	// the decoded records are memoized (shared, read only).
+	r, _ := memoJSON[reservationRecord](s, s.reservationsKey(cluster, id))
 	ids := make([]string, 0, len(r.Tasks))
 	for tid := range r.Tasks {
 		ids = append(ids, tid)
@@ -400,11 +402,11 @@ func (s *Server) desiredTasks(cluster, id string) []agentproto.TaskSpec {
 	slices.Sort(ids)
 	out := []agentproto.TaskSpec{}
 	for _, tid := range ids {
-		spec, ok := s.cachedSpec(cluster, tid)
+		spec, ok := memoJSON[taskSpecRecord](s, s.taskSpecKey(cluster, tid))
 		if !ok {
 			continue
 		}
-		st, _ := s.cachedStatus(cluster, tid)
+		st, _ := memoJSON[taskStatusRecord](s, s.taskStatusKey(cluster, tid))
 		if st.LastStatus == taskStopped {
 			continue
 		}

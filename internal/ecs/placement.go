@@ -84,6 +84,9 @@ type placementRequest struct {
 	Constraints []scheduler.Constraint
 	Strategies  []scheduler.Strategy
 	Seed        uint64
+	// CapacityProvider, when set, limits the placement to that provider's
+	// instances (placeProviders).
+	CapacityProvider string
 }
 
 // assignment is where one task goes.
@@ -98,54 +101,41 @@ type placementFailure struct {
 	ARN, Reason, Detail string
 }
 
+// defaultStrategy is ECS's placement strategy for RunTask without one:
+// "distribute tasks randomly".
+var defaultStrategy = []scheduler.Strategy{{Type: "random"}}
+
 // place assigns up to req.Count tasks with the scheduler: by the request's
-// strategies, first fit in snapshot order when it has none (Berth's
-// deterministic stand-in for ECS's random default), reserving as it goes
-// so one request never over-commits an instance. Tasks that fit nowhere
-// are left out; failures says why each instance refused. snapshot is not
-// modified. The request's strategies and constraints must be valid
-// (checkPlacement).
-func place(snapshot []placementInstance, req placementRequest) ([]assignment, []placementFailure) {
-	insts := make([]scheduler.Instance, len(snapshot))
-	for i, in := range snapshot {
-		slots := -1
-		if in.Subnet.IsValid() {
-			slots = freeAddressCount(in.Subnet, in.UsedIPs, req.Count)
-		}
-		insts[i] = scheduler.Instance{
-			ID: in.ID, ARN: in.ARN, Status: in.Status, Connected: in.Connected,
-			Attributes: in.Attributes, EC2InstanceID: in.EC2InstanceID, AgentVersion: in.AgentVersion,
-			RegisteredAt: in.RegisteredAt, CapacityProvider: in.CapacityProvider,
-			CPU: in.CPU, Memory: in.Memory, UsedCPU: in.UsedCPU, UsedMemory: in.UsedMemory,
-			Ports: in.Ports, PortsUDP: in.PortsUDP, AwsvpcSlots: slots,
-			Groups: in.Groups, RunningTasks: in.RunningTasks,
-		}
-	}
+// strategies, at random among the instances that fit when it has none
+// (ECS's default for RunTask), reserving as it goes so one request never
+// over-commits an instance. Tasks that fit nowhere are left out; failures
+// says why each instance refused. ps is not modified. The request's
+// strategies and constraints must be valid (checkPlacement).
+func place(ps placementState, req placementRequest) ([]assignment, []placementFailure) {
 	sreq := scheduler.Request{
 		Count: req.Count, CPU: req.Need.CPU, Memory: req.Need.Memory,
 		Ports: req.Need.Ports, PortsUDP: req.Need.PortsUDP, Awsvpc: req.Awsvpc,
 		Group: req.Group, Constraints: req.Constraints, Strategies: req.Strategies,
-		Targets: req.Targets, Seed: req.Seed, InOrder: len(req.Strategies) == 0,
+		Targets: req.Targets, Seed: req.Seed, CapacityProvider: req.CapacityProvider,
+	}
+	if len(sreq.Strategies) == 0 {
+		sreq.Strategies = defaultStrategy
 	}
 	for _, a := range req.Requires {
 		sreq.Requires = append(sreq.Requires, scheduler.Attribute{Name: a.Name, Value: a.Value})
 	}
-	res, err := scheduler.NewSnapshot(insts).Place(sreq)
+	res, err := ps.sched.Place(sreq)
 	if err != nil {
 		// Validated before placement; a request that slips through places
 		// nothing rather than ignoring its rules.
 		return nil, []placementFailure{{Reason: reasonAttribute, Detail: err.Error()}}
-	}
-	byID := map[string]int{}
-	for i, in := range snapshot {
-		byID[in.ID] = i
 	}
 	usedIPs := map[string]map[netip.Addr]bool{}
 	out := make([]assignment, 0, len(res.Placements))
 	for _, id := range res.Placements {
 		a := assignment{InstanceID: id}
 		if req.Awsvpc {
-			in := snapshot[byID[id]]
+			in := ps.entries[id].pi
 			if usedIPs[id] == nil {
 				usedIPs[id] = cloneSet(in.UsedIPs)
 			}
@@ -183,20 +173,44 @@ func checkPlacement(req placementRequest) error {
 	return nil
 }
 
-// freeAddressCount counts up to limit free addresses of subnet (see
-// freeAddress).
+// freeAddressCount counts up to limit free addresses of subnet: the ones
+// freeAddress would hand out one after another.
 func freeAddressCount(subnet netip.Prefix, used map[netip.Addr]bool, limit int) int {
-	used = cloneSet(used)
+	subnet = subnet.Masked()
+	if !subnet.Addr().Is4() || subnet.Bits() > 30 {
+		return 0
+	}
 	n := 0
-	for n < limit {
-		ip, ok := freeAddress(subnet, used)
-		if !ok {
-			break
+	for a, k := awsvpcGateway(subnet).Next(), 0; n < limit && subnet.Contains(a) && k < 1<<16; a, k = a.Next(), k+1 {
+		if !subnet.Contains(a.Next()) {
+			break // a is the broadcast address
 		}
-		used[ip] = true
-		n++
+		if !used[a] {
+			n++
+		}
 	}
 	return n
+}
+
+// awsvpcSlotCap bounds the awsvpc addresses counted per instance for the
+// scheduler (AwsvpcSlots): one placement never gives an instance more
+// tasks than this.
+const awsvpcSlotCap = 1024
+
+// schedInstance is a placement instance as the scheduler sees it.
+func schedInstance(in placementInstance) scheduler.Instance {
+	slots := -1
+	if in.Subnet.IsValid() {
+		slots = freeAddressCount(in.Subnet, in.UsedIPs, awsvpcSlotCap)
+	}
+	return scheduler.Instance{
+		ID: in.ID, ARN: in.ARN, Status: in.Status, Connected: in.Connected,
+		Attributes: in.Attributes, EC2InstanceID: in.EC2InstanceID, AgentVersion: in.AgentVersion,
+		RegisteredAt: in.RegisteredAt, CapacityProvider: in.CapacityProvider,
+		CPU: in.CPU, Memory: in.Memory, UsedCPU: in.UsedCPU, UsedMemory: in.UsedMemory,
+		Ports: in.Ports, PortsUDP: in.PortsUDP, AwsvpcSlots: slots,
+		Groups: in.Groups, RunningTasks: in.RunningTasks,
+	}
 }
 
 func cloneSet[K comparable](m map[K]bool) map[K]bool {

@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"encoding/json"
+	"reflect"
 	"sync"
 
 	"github.com/berth-dev/berth/internal/store"
@@ -20,7 +21,14 @@ const memoLimit = 1 << 18
 // memo caches decoded store values by key and mod revision.
 type memo struct {
 	mu sync.Mutex
-	m  map[string]memoEntry
+	m  map[memoKey]memoEntry
+}
+
+// memoKey is a key and the type its value was decoded into: one key may be
+// read as several types (a task spec's group, or the whole spec).
+type memoKey struct {
+	key string
+	typ reflect.Type
 }
 
 type memoEntry struct {
@@ -30,8 +38,9 @@ type memoEntry struct {
 
 // memoized returns decode(raw), reusing the value decoded for key at rev.
 func memoized[T any](m *memo, key string, rev int64, raw []byte, decode func([]byte) (T, bool)) (T, bool) {
+	k := memoKey{key, reflect.TypeFor[T]()}
 	m.mu.Lock()
-	e, ok := m.m[key]
+	e, ok := m.m[k]
 	m.mu.Unlock()
 	if ok && e.rev == rev {
 		if v, ok := e.v.(T); ok {
@@ -44,9 +53,9 @@ func memoized[T any](m *memo, key string, rev int64, raw []byte, decode func([]b
 	}
 	m.mu.Lock()
 	if m.m == nil || len(m.m) >= memoLimit {
-		m.m = map[string]memoEntry{}
+		m.m = map[memoKey]memoEntry{}
 	}
-	m.m[key] = memoEntry{rev: rev, v: v}
+	m.m[k] = memoEntry{rev: rev, v: v}
 	m.mu.Unlock()
 	return v, true
 }

@@ -3,11 +3,11 @@ package ecs
 import (
 	"maps"
 	"net/netip"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/berth-dev/berth/internal/scheduler"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -51,13 +51,19 @@ type clusterSnap struct {
 	entries  map[string]*snapEntry // by instance id
 	dirty    map[string]bool
 	taskInst map[string]string // task id -> instance id of the entries
-	order    []string          // sorted ids of entries; nil: to sort again
+	// sched is the scheduler's snapshot of the entries, kept current one
+	// instance at a time (nil: to build from the entries). It changes only
+	// under the cluster's launch mutex (cachedPlacementState's callers).
+	sched *scheduler.Snapshot
+	// nextExpiry is the earliest time a connected entry's link state
+	// expires: until then no entry's Connected can flip by itself.
+	nextExpiry time.Time
 }
 
 // snapEntry is one instance as placement sees it, except Connected (it
 // depends on the time: computed from conn at each read).
 type snapEntry struct {
-	pi      placementInstance
+	pi      placementInstance // Connected as last given to the scheduler
 	conn    agentConnRecord
 	hasConn bool
 	rec     reservationRecord
@@ -140,7 +146,8 @@ func (pc *placementCache) caughtUp(rev int64) bool {
 }
 
 // cachedPlacementState is readPlacementState from the cache, through the
-// cluster's kept snapshot.
+// cluster's kept snapshot. The caller holds the cluster's launch mutex: the
+// scheduler snapshot it returns is updated in place by the next call.
 func (s *Server) cachedPlacementState(cluster string) placementState {
 	pc := s.placementCacheInit()
 	rev := s.cache.Revision()
@@ -157,45 +164,72 @@ func (s *Server) cachedPlacementState(cluster string) placementState {
 	}
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
+	now := s.now()
 	if !cs.built || !caught {
 		pc.rebuilds++
 		cs.builtAt = s.cache.Revision()
-		cs.entries, cs.dirty, cs.taskInst, cs.order = map[string]*snapEntry{}, map[string]bool{}, map[string]string{}, nil
+		cs.entries, cs.dirty, cs.taskInst, cs.sched = map[string]*snapEntry{}, map[string]bool{}, map[string]string{}, nil
 		for _, kv := range s.cache.List(s.key("instances", cluster) + "/") {
 			if id := store.LastPart(kv.Key); id != "" {
-				s.deriveEntry(cs, cluster, id)
+				s.deriveEntry(cs, cluster, id, now)
 			}
 		}
 		cs.built = true
 	} else {
 		for id := range cs.dirty {
-			s.deriveEntry(cs, cluster, id)
+			s.deriveEntry(cs, cluster, id, now)
 		}
 		clear(cs.dirty)
 	}
-	if cs.order == nil {
-		cs.order = slices.Sorted(maps.Keys(cs.entries))
+	if cs.sched == nil {
+		entries := make([]*snapEntry, 0, len(cs.entries))
+		cs.nextExpiry = time.Time{}
+		for _, e := range cs.entries {
+			e.pi.Connected = e.hasConn && e.conn.live(now)
+			cs.expiresAt(e)
+			entries = append(entries, e)
+		}
+		ps := newPlacementState(entries)
+		cs.sched = ps.sched
+	} else if !cs.nextExpiry.IsZero() && !now.Before(cs.nextExpiry) {
+		// A link state expired: mark the agents that stopped answering.
+		cs.nextExpiry = time.Time{}
+		for _, e := range cs.entries {
+			if live := e.hasConn && e.conn.live(now); live != e.pi.Connected {
+				e.pi.Connected = live
+				cs.sched.Set(schedInstance(e.pi))
+			}
+			cs.expiresAt(e)
+		}
 	}
-	now := s.now()
-	ps := placementState{
-		snapshot: make([]placementInstance, 0, len(cs.order)),
-		records:  make([]reservationRecord, 0, len(cs.order)),
-		revs:     make([]int64, 0, len(cs.order)),
+	return placementState{sched: cs.sched, entries: cs.entries}
+}
+
+// expiresAt counts a connected entry's expiry in nextExpiry.
+func (cs *clusterSnap) expiresAt(e *snapEntry) {
+	if e.pi.Connected && (cs.nextExpiry.IsZero() || e.conn.ExpiresAt.Before(cs.nextExpiry)) {
+		cs.nextExpiry = e.conn.ExpiresAt
 	}
-	for _, id := range cs.order {
-		e := cs.entries[id]
-		pi := e.pi
-		pi.Connected = e.hasConn && e.conn.live(now)
-		ps.snapshot = append(ps.snapshot, pi)
-		ps.records = append(ps.records, e.rec)
-		ps.revs = append(ps.revs, e.rev)
+}
+
+// placementInstances is the cluster's instances as placement sees them,
+// from the kept snapshot, by instance ID; callable from anywhere.
+func (s *Server) placementInstances(cluster string) map[string]placementInstance {
+	mu := s.clusterLaunchMu(cluster)
+	mu.Lock()
+	defer mu.Unlock()
+	ps := s.cachedPlacementState(cluster)
+	out := make(map[string]placementInstance, len(ps.entries))
+	for id, e := range ps.entries {
+		out[id] = e.pi
 	}
-	return ps
+	return out
 }
 
 // deriveEntry re-derives instance id of cluster from the cache (removing it
-// when it has no record or no reservations record). pc.mu is held.
-func (s *Server) deriveEntry(cs *clusterSnap, cluster, id string) {
+// when it has no record or no reservations record) and gives it to the
+// scheduler snapshot when there is one. pc.mu is held.
+func (s *Server) deriveEntry(cs *clusterSnap, cluster, id string, now time.Time) {
 	s.pcache.derived++
 	if old := cs.entries[id]; old != nil {
 		for tid := range old.rec.Tasks {
@@ -205,20 +239,23 @@ func (s *Server) deriveEntry(cs *clusterSnap, cluster, id string) {
 		}
 	}
 	e, ok := s.placementEntry(cluster, id)
-	_, had := cs.entries[id]
 	if !ok {
-		if had {
+		if _, had := cs.entries[id]; had {
 			delete(cs.entries, id)
-			cs.order = nil
+			if cs.sched != nil {
+				cs.sched.Remove(id)
+			}
 		}
 		return
 	}
-	if !had {
-		cs.order = nil
-	}
+	e.pi.Connected = e.hasConn && e.conn.live(now)
 	cs.entries[id] = e
 	for tid := range e.rec.Tasks {
 		cs.taskInst[tid] = id
+	}
+	if cs.sched != nil {
+		cs.sched.Set(schedInstance(e.pi))
+		cs.expiresAt(e)
 	}
 }
 

@@ -7,9 +7,13 @@ import (
 )
 
 // CheckPlacementSnapshot compares the cluster's kept placement snapshot
-// with one read afresh from the store and the cache, and reports how many
-// full rebuilds the kept one took so far.
+// (its entries and the scheduler snapshot kept from them) with one read
+// afresh from the store and the cache, and reports how many full rebuilds
+// the kept one took so far.
 func (s *Server) CheckPlacementSnapshot(ctx context.Context, cluster string) (rebuilds int64, err error) {
+	mu := s.clusterLaunchMu(cluster)
+	mu.Lock()
+	defer mu.Unlock()
 	kept := s.cachedPlacementState(cluster)
 	fresh, err := s.readPlacementState(ctx, cluster, false)
 	if err != nil {
@@ -18,23 +22,32 @@ func (s *Server) CheckPlacementSnapshot(ctx context.Context, cluster string) (re
 	s.pcache.mu.Lock()
 	rebuilds = s.pcache.rebuilds
 	s.pcache.mu.Unlock()
-	if len(kept.snapshot) != len(fresh.snapshot) {
-		return rebuilds, fmt.Errorf("kept snapshot has %d instances, fresh %d", len(kept.snapshot), len(fresh.snapshot))
+	if len(kept.entries) != len(fresh.entries) || kept.sched.Len() != fresh.sched.Len() {
+		return rebuilds, fmt.Errorf("kept snapshot has %d instances (scheduler %d), fresh %d", len(kept.entries), kept.sched.Len(), len(fresh.entries))
 	}
-	for i := range kept.snapshot {
-		k, f := kept.snapshot[i], fresh.snapshot[i]
-		if len(k.Groups) == 0 && len(f.Groups) == 0 {
-			k.Groups, f.Groups = nil, nil
+	for id, f := range fresh.entries {
+		k := kept.entries[id]
+		if k == nil {
+			return rebuilds, fmt.Errorf("instance %s missing from the kept snapshot", id)
 		}
-		if !reflect.DeepEqual(k, f) {
-			return rebuilds, fmt.Errorf("instance %d differs:\nkept  %+v\nfresh %+v", i, k, f)
+		kp, fp := k.pi, f.pi
+		if len(kp.Groups) == 0 && len(fp.Groups) == 0 {
+			kp.Groups, fp.Groups = nil, nil
 		}
-	}
-	if !reflect.DeepEqual(kept.revs, fresh.revs) {
-		return rebuilds, fmt.Errorf("revisions differ: kept %v, fresh %v", kept.revs, fresh.revs)
-	}
-	if !reflect.DeepEqual(kept.records, fresh.records) {
-		return rebuilds, fmt.Errorf("records differ")
+		if !reflect.DeepEqual(kp, fp) {
+			return rebuilds, fmt.Errorf("instance %s differs:\nkept  %+v\nfresh %+v", id, kp, fp)
+		}
+		if k.rev != f.rev || !reflect.DeepEqual(k.rec, f.rec) {
+			return rebuilds, fmt.Errorf("instance %s: reservations differ (revision %d, fresh %d)", id, k.rev, f.rev)
+		}
+		ks, _ := kept.sched.Instance(id)
+		fs, _ := fresh.sched.Instance(id)
+		if len(ks.Groups) == 0 && len(fs.Groups) == 0 {
+			ks.Groups, fs.Groups = nil, nil
+		}
+		if !reflect.DeepEqual(ks, fs) {
+			return rebuilds, fmt.Errorf("instance %s differs in the scheduler snapshot:\nkept  %+v\nfresh %+v", id, ks, fs)
+		}
 	}
 	return rebuilds, nil
 }

@@ -11,6 +11,7 @@ import (
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
 	"github.com/berth-dev/berth/internal/cql"
+	"github.com/berth-dev/berth/internal/scheduler"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -262,22 +263,35 @@ func resourcePorts(rs []ecsapi.Resource, name string) map[int32]bool {
 	return out
 }
 
-// placementState is one read of a cluster for placement: the snapshot and
-// the reservation records with the revisions that guard the write.
+// placementState is one read of a cluster for placement: the scheduler's
+// snapshot of its instances, and each instance's placement view with the
+// reservations record and the revision that guards the write.
 type placementState struct {
-	snapshot []placementInstance // sorted by ID
-	records  []reservationRecord // of snapshot[i]
-	revs     []int64             // of records[i]
+	sched   *scheduler.Snapshot
+	entries map[string]*snapEntry // by instance id
 }
 
 // reservation is instance id's reservations record and its revision (0
 // when it has none).
 func (ps placementState) reservation(id string) (reservationRecord, int64) {
-	i, ok := slices.BinarySearchFunc(ps.snapshot, id, func(p placementInstance, id string) int { return strings.Compare(p.ID, id) })
-	if !ok {
-		return reservationRecord{}, 0
+	if e := ps.entries[id]; e != nil {
+		return e.rec, e.rev
 	}
-	return ps.records[i], ps.revs[i]
+	return reservationRecord{}, 0
+}
+
+// newPlacementState indexes entries (Connected set in each pi) for the
+// scheduler, in instance ID order.
+func newPlacementState(entries []*snapEntry) placementState {
+	slices.SortFunc(entries, func(a, b *snapEntry) int { return strings.Compare(a.pi.ID, b.pi.ID) })
+	ps := placementState{entries: make(map[string]*snapEntry, len(entries))}
+	insts := make([]scheduler.Instance, len(entries))
+	for i, e := range entries {
+		ps.entries[e.pi.ID] = e
+		insts[i] = schedInstance(e.pi)
+	}
+	ps.sched = scheduler.NewSnapshot(insts)
+	return ps
 }
 
 // readPlacementState lists the cluster's reservations with the revisions
@@ -294,7 +308,6 @@ func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCac
 	if err != nil {
 		return placementState{}, err
 	}
-	var ps placementState
 	views := map[string]resView{}
 	revs := map[string]int64{}
 	for _, kv := range kvs {
@@ -307,6 +320,7 @@ func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCac
 		views[id] = v
 	}
 	now := s.now()
+	var entries []*snapEntry
 	for _, kv := range s.cache.List(s.key("instances", cluster) + "/") {
 		iv, ok := s.placementView(cluster, kv)
 		if !ok {
@@ -320,24 +334,11 @@ func (s *Server) readPlacementState(ctx context.Context, cluster string, fromCac
 			continue
 		}
 		conn, has := memoJSON[agentConnRecord](s, iv.connKey)
-		pi := s.instanceOf(iv, v)
-		pi.Connected = has && conn.live(now)
-		ps.snapshot = append(ps.snapshot, pi)
+		e := &snapEntry{pi: s.instanceOf(iv, v), conn: conn, hasConn: has, rec: v.rec, rev: revs[iv.rec.ID]}
+		e.pi.Connected = has && conn.live(now)
+		entries = append(entries, e)
 	}
-	slices.SortFunc(ps.snapshot, func(a, b placementInstance) int {
-		switch {
-		case a.ID < b.ID:
-			return -1
-		case a.ID > b.ID:
-			return 1
-		}
-		return 0
-	})
-	for _, pi := range ps.snapshot {
-		ps.records = append(ps.records, views[pi.ID].rec)
-		ps.revs = append(ps.revs, revs[pi.ID])
-	}
-	return ps, nil
+	return newPlacementState(entries), nil
 }
 
 // reservationOps are the guarded writes of the reservation records of the

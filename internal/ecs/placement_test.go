@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,7 +27,7 @@ func TestPlace(t *testing.T) {
 		failures  []string // reasons, in instance order
 		wantFirst netip.Addr
 	}{
-		{name: "first fit fills the first instance", snap: []placementInstance{inst("a", 1024, 1024), inst("b", 1024, 1024)},
+		{name: "no strategy uses every instance that fits", snap: []placementInstance{inst("a", 1024, 1024), inst("b", 512, 1024)},
 			req: placementRequest{Count: 3, Need: resources{CPU: 512, Memory: 256}}, want: []string{"a", "a", "b"}},
 		{name: "memory", snap: []placementInstance{inst("a", 4096, 512)},
 			req: placementRequest{Count: 3, Need: resources{Memory: 256}}, want: []string{"a", "a"}, failures: []string{reasonMemory}},
@@ -85,11 +86,12 @@ func TestPlace(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, fails := place(tc.snap, tc.req)
+			got, fails := place(stateOf(tc.snap), tc.req)
 			var ids []string
 			for _, a := range got {
 				ids = append(ids, a.InstanceID)
 			}
+			slices.Sort(ids) // without a strategy the order is random
 			if len(ids) != len(tc.want) {
 				t.Fatalf("placed on %v, want %v", ids, tc.want)
 			}
@@ -233,7 +235,7 @@ func TestPlaceStrategiesAndConstraints(t *testing.T) {
 	if err := checkPlacement(req); err != nil {
 		t.Fatal(err)
 	}
-	got, fails := place(snap, req)
+	got, fails := place(stateOf(snap), req)
 	var ids []string
 	for _, a := range got {
 		ids = append(ids, a.InstanceID)
@@ -256,4 +258,13 @@ func TestPlaceStrategiesAndConstraints(t *testing.T) {
 	if err := checkPlacement(bad); err == nil || !strings.Contains(err.Error(), "expected value at position 15") {
 		t.Errorf("checkPlacement = %v", err)
 	}
+}
+
+// stateOf is a placement state over snapshot (no reservations).
+func stateOf(snapshot []placementInstance) placementState {
+	entries := make([]*snapEntry, len(snapshot))
+	for i := range snapshot {
+		entries[i] = &snapEntry{pi: snapshot[i]}
+	}
+	return newPlacementState(entries)
 }

@@ -341,9 +341,9 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 	// guard still arbitrates between servers.
 	st := &s.stats
 	start := time.Now()
-	mu, _ := s.launchMu.LoadOrStore(cluster, &sync.Mutex{})
-	mu.(*sync.Mutex).Lock()
-	defer mu.(*sync.Mutex).Unlock()
+	mu := s.clusterLaunchMu(cluster)
+	mu.Lock()
+	defer mu.Unlock()
 	start = addSince(&st.wait, start)
 	defer addSince(&st.total, start)
 	for attempt := 0; ; attempt++ {
@@ -355,20 +355,16 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 			return nil, nil, err
 		}
 		t0 = addSince(&st.read, t0)
-		assigned, pfs := placeProviders(ps.snapshot, plan.req, plan.providers)
+		assigned, pfs := placeProviders(ps, plan.req, plan.providers)
 		now := s.now()
 		var (
 			specs    []taskSpecRecord
 			statuses []taskStatusRecord
 			ops      []store.Op
 			add      = map[string]map[string]taskReservation{}
-			azs      = map[string]string{}
 		)
-		for _, pi := range ps.snapshot {
-			azs[pi.ID] = pi.Attributes[availabilityZoneAttr]
-		}
 		for _, a := range assigned {
-			spec, st := s.newTask(plan, a, azs[a.InstanceID], ps, now, token)
+			spec, st := s.newTask(plan, a, ps.entries[a.InstanceID].pi, now, token)
 			specs, statuses = append(specs, spec), append(statuses, st)
 			if add[a.InstanceID] == nil {
 				add[a.InstanceID] = map[string]taskReservation{}
@@ -453,12 +449,18 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 	}
 }
 
+// clusterLaunchMu is the mutex placements on cluster take turns on.
+func (s *Server) clusterLaunchMu(cluster string) *sync.Mutex {
+	mu, _ := s.launchMu.LoadOrStore(cluster, &sync.Mutex{})
+	return mu.(*sync.Mutex)
+}
+
 // newTask builds the spec and initial status of one placed task.
-func (s *Server) newTask(plan launchPlan, a assignment, az string, ps placementState, now time.Time, token string) (taskSpecRecord, taskStatusRecord) {
+func (s *Server) newTask(plan launchPlan, a assignment, pi placementInstance, now time.Time, token string) (taskSpecRecord, taskStatusRecord) {
 	spec := plan.spec
 	spec.ID = newID()
 	spec.InstanceID = a.InstanceID
-	spec.AvailabilityZone = az
+	spec.AvailabilityZone = pi.Attributes[availabilityZoneAttr]
 	spec.CreatedAt = now
 	spec.ClientToken = token
 	spec.ContainerIDs = map[string]string{}
@@ -473,22 +475,16 @@ func (s *Server) newTask(plan launchPlan, a assignment, az string, ps placementS
 		st.Containers = append(st.Containers, containerStatusRecord{Name: name, LastStatus: taskPending})
 	}
 	if a.IPv4.IsValid() {
-		var subnet string
-		for _, pi := range ps.snapshot {
-			if pi.ID == a.InstanceID {
-				subnet = pi.Subnet.String()
-				spec.Network = &taskNetworkRecord{TaskNetwork: agentproto.TaskNetwork{
-					AttachmentID: awsapi.NewRequestID(), IPv4: a.IPv4.String(), Subnet: subnet,
-					Gateway: awsvpcGateway(pi.Subnet).String(), MAC: macFor(a.IPv4),
-				}}
-				if id := pi.Attributes["ecs.subnet-id"]; id != "" {
-					spec.Network.SubnetID = id
-				} else {
-					spec.Network.SubnetID = plan.subnetID
-				}
-				spec.Network.ENI = "eni-" + spec.ID[:17]
-			}
+		spec.Network = &taskNetworkRecord{TaskNetwork: agentproto.TaskNetwork{
+			AttachmentID: awsapi.NewRequestID(), IPv4: a.IPv4.String(), Subnet: pi.Subnet.String(),
+			Gateway: awsvpcGateway(pi.Subnet).String(), MAC: macFor(a.IPv4),
+		}}
+		if id := pi.Attributes["ecs.subnet-id"]; id != "" {
+			spec.Network.SubnetID = id
+		} else {
+			spec.Network.SubnetID = plan.subnetID
 		}
+		spec.Network.ENI = "eni-" + spec.ID[:17]
 		st.LastStatus = taskProvisioning
 	}
 	return spec, st
