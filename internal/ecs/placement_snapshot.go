@@ -212,20 +212,6 @@ func (cs *clusterSnap) expiresAt(e *snapEntry) {
 	}
 }
 
-// placementInstances is the cluster's instances as placement sees them,
-// from the kept snapshot, by instance ID; callable from anywhere.
-func (s *Server) placementInstances(cluster string) map[string]placementInstance {
-	mu := s.clusterLaunchMu(cluster)
-	mu.Lock()
-	defer mu.Unlock()
-	ps := s.cachedPlacementState(cluster)
-	out := make(map[string]placementInstance, len(ps.entries))
-	for id, e := range ps.entries {
-		out[id] = e.pi
-	}
-	return out
-}
-
 // deriveEntry re-derives instance id of cluster from the cache (removing it
 // when it has no record or no reservations record) and gives it to the
 // scheduler snapshot when there is one. pc.mu is held.
