@@ -41,9 +41,9 @@ func (r *runningAgent) stop() {
 	<-r.done
 }
 
-// startAgent runs an agent joined to cluster; its containers and networks
-// are removed when the test ends.
-func startAgent(t testing.TB, awsCfg aws.Config, endpoint, cluster string) *runningAgent {
+// startAgent runs an agent joined to cluster, its configuration changed
+// by opts; its containers and networks are removed when the test ends.
+func startAgent(t testing.TB, awsCfg aws.Config, endpoint, cluster string, opts ...func(*config.Config)) *runningAgent {
 	t.Helper()
 	rt := dockertest.Runtime(t)
 	cfg := config.Default()
@@ -51,6 +51,9 @@ func startAgent(t testing.TB, awsCfg aws.Config, endpoint, cluster string) *runn
 	cfg.StopTimeout = 2 * time.Second
 	cfg.CPU, cfg.Memory = 4096, 4096
 	cfg.MetadataListen = "0.0.0.0:0"
+	for _, o := range opts {
+		o(&cfg)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	a, err := agent.New(ctx, agent.Options{Config: cfg, Runtime: rt, AWS: awsCfg, Version: "test"})
@@ -122,12 +125,18 @@ func (e *env) createCluster() {
 	}
 }
 
-func (e *env) addAgent() *runningAgent {
+func (e *env) addAgent(opts ...func(*config.Config)) *runningAgent {
 	e.t.Helper()
-	a := startAgent(e.t, e.awsCfg, e.url, e.cluster)
+	a := startAgent(e.t, e.awsCfg, e.url, e.cluster, opts...)
 	e.waitConnected(a.InstanceARN())
 	e.agents = append(e.agents, a)
 	return a
+}
+
+// inZone sets an agent's Availability Zone (attribute
+// ecs.availability-zone).
+func inZone(az string) func(*config.Config) {
+	return func(c *config.Config) { c.AvailabilityZone = az }
 }
 
 func (e *env) waitConnected(instance string) {
