@@ -19,8 +19,11 @@
 // remaining, tasks of the group on the instance, then the tie-break rank).
 // One placement looks at the top of each cell's heap, so its cost grows with
 // the number of distinct spread values, not with the number of instances.
-// Filters run once per request; after a placement only the chosen instance
-// can change, so only it is checked again. PlaceLinear is the same semantics
+// After a placement only the chosen instance can change, so only it is
+// checked again. The index of each request shape is kept on the snapshot
+// (place_cache.go): the next request of that shape re-checks only the
+// instances changed since (Set, Commit), so neither the filters nor the
+// heaps are rebuilt per request. PlaceLinear is the same semantics
 // as a scan of every instance per task: the reference for tests and the
 // benchmark baseline.
 //

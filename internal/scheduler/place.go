@@ -39,6 +39,16 @@ type run struct {
 	pos    []int32
 	tied   []*cell
 	cands  []int32
+
+	// A kept index (place_cache.go) also has these.
+	kept    bool
+	attrs   []string // per column: the spread attribute
+	nvals   []int    // per column: values when the cells were numbered
+	cellIdx cellIndex
+	inHeap  []bool
+	removed [numFilters + 1]int // instances per rejecting filter
+	touched []int32             // instances the last request planned on
+	version uint64              // the snapshot version it reflects
 }
 
 type entry struct {
@@ -90,9 +100,7 @@ func (s *Snapshot) place(req *Request, linear bool) (Result, error) {
 				r.slot[k] = len(r.cols)
 				r.cols = append(r.cols, col)
 				counts := make([]int, len(col.values)+1)
-				for i, tasks := range r.groupOf {
-					counts[col.ids[i]] += tasks
-				}
+				copy(counts, s.groupCounts(req.Group, st.attr))
 				r.counts = append(r.counts, counts)
 			}
 		default:
@@ -106,6 +114,9 @@ func (s *Snapshot) place(req *Request, linear bool) (Result, error) {
 	var res Result
 	if req.Targets != nil {
 		return r.placeTargets(), nil
+	}
+	if !linear && !req.InOrder && r.randomAt == len(c.strategies) {
+		return s.placeKept(req, c), nil
 	}
 	// Building the heaps costs about two scans of the candidates: for one
 	// or two tasks scanning is cheaper, with the same result.
@@ -270,6 +281,9 @@ func (r *run) vector(i int) vec {
 // within a cell for spread attributes, so left out) and its rank.
 func (r *run) entry(i int) entry {
 	e := entry{rank: r.rank(i), i: int32(i)}
+	if r.kept {
+		e.rank = r.s.idHash[i] // request-independent: see pickKept
+	}
 	v := r.vector(i)
 	for k := range r.randomAt {
 		if r.c.strategies[k].kind != kindSpreadAttribute {
@@ -327,7 +341,7 @@ func (r *run) book(i int, linear bool) {
 	}
 	f := r.check(i)
 	if f != filterNone {
-		r.rej[i] = f
+		r.setRej(i, f)
 	}
 	if linear {
 		return
@@ -335,6 +349,9 @@ func (r *run) book(i int, linear bool) {
 	cl := r.cells[r.cellOf[i]]
 	if f != filterNone {
 		r.remove(cl, int(r.pos[i]))
+		if r.kept {
+			r.inHeap[i] = false
+		}
 		return
 	}
 	k := r.pos[i]

@@ -25,6 +25,15 @@ type Snapshot struct {
 	cols     map[string]*column // spread attributes, built on first use
 	memberOf map[string][]bool  // static expressions, by canonical form
 	exprs    map[string]*cql.Expr
+	// gcounts is, per task group and spread attribute, the group's tasks
+	// per value id of the attribute's column (built on first use).
+	gcounts map[string]map[string][]int
+	// runs are kept request indexes by request shape (place_cache.go);
+	// log lists the instances changed since version logBase, so a kept
+	// index catches up on those only.
+	runs    map[string]*run
+	log     []int32
+	logBase uint64
 }
 
 // column maps each instance to a small id of its value of one attribute:
@@ -48,6 +57,8 @@ func NewSnapshot(insts []Instance) *Snapshot {
 		cols:     map[string]*column{},
 		memberOf: map[string][]bool{},
 		exprs:    map[string]*cql.Expr{},
+		gcounts:  map[string]map[string][]int{},
+		runs:     map[string]*run{},
 	}
 	for i := range insts {
 		in := &insts[i]
@@ -156,7 +167,13 @@ func (s *Snapshot) Commit(req Request, placements []string) {
 			}
 			in.Groups[req.Group]++
 			s.group(req.Group)[int32(i)]++
+			s.mu.Lock()
+			s.countGroup(req.Group, i, 1)
+			s.mu.Unlock()
 		}
+		s.mu.Lock()
+		s.changed(i)
+		s.mu.Unlock()
 	}
 }
 
@@ -223,18 +240,21 @@ func (s *Snapshot) Set(in Instance) {
 		for g, n := range s.insts[i].Groups {
 			if n > 0 {
 				s.ungroup(g, i)
+				s.countGroup(g, i, -n)
 			}
 		}
 		s.insts[i] = in
 	}
-	for g, n := range in.Groups {
-		if n > 0 {
-			s.group(g)[int32(i)] = n
-		}
-	}
 	for attr, c := range s.cols {
 		c.set(i, s.insts[i].Attributes, attr)
 	}
+	for g, n := range in.Groups {
+		if n > 0 {
+			s.group(g)[int32(i)] = n
+			s.countGroup(g, i, n)
+		}
+	}
+	s.changed(i)
 	for key, r := range s.memberOf {
 		r[i] = s.exprs[key].Eval(view{s: s, i: i})
 	}
@@ -253,8 +273,13 @@ func (s *Snapshot) Remove(id string) {
 	for g, n := range s.insts[i].Groups {
 		if n > 0 {
 			s.ungroup(g, i)
+			s.countGroup(g, i, -n)
 		}
 	}
+	// Indexes move: kept request indexes start over.
+	clear(s.runs)
+	s.logBase += uint64(len(s.log))
+	s.log = s.log[:0]
 	if i != last {
 		moved := s.insts[last]
 		for g, n := range moved.Groups {
@@ -281,6 +306,59 @@ func (s *Snapshot) Remove(id string) {
 	for key, r := range s.memberOf {
 		s.memberOf[key] = r[:last]
 	}
+}
+
+// groupCounts is group g's tasks per value id of attr's column (shared:
+// read only), built on first use and kept current by Set, Remove and
+// Commit.
+func (s *Snapshot) groupCounts(g, attr string) []int {
+	col := s.column(attr)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	byAttr := s.gcounts[g]
+	if byAttr == nil {
+		byAttr = map[string][]int{}
+		s.gcounts[g] = byAttr
+	}
+	c, ok := byAttr[attr]
+	if !ok {
+		c = make([]int, len(col.values)+1)
+		for i, n := range s.groups[g] {
+			c[col.ids[i]] += n
+		}
+		byAttr[attr] = c
+	}
+	return c
+}
+
+// countGroup adds n tasks of group g on instance i to the kept counts.
+// s.mu is held.
+func (s *Snapshot) countGroup(g string, i, n int) {
+	for attr, c := range s.gcounts[g] {
+		id := int(s.cols[attr].ids[i])
+		if id >= len(c) {
+			c = append(c, make([]int, id+1-len(c))...)
+			s.gcounts[g][attr] = c
+		}
+		c[id] += n
+	}
+}
+
+// changed logs instance i for the kept request indexes. s.mu is held.
+func (s *Snapshot) changed(i int) {
+	if len(s.runs) == 0 {
+		s.logBase += uint64(len(s.log)) + 1
+		s.log = s.log[:0]
+		return
+	}
+	if len(s.log) > 4*len(s.insts)+1024 {
+		// Far behind: the kept indexes are rebuilt on their next use.
+		clear(s.runs)
+		s.logBase += uint64(len(s.log)) + 1
+		s.log = s.log[:0]
+		return
+	}
+	s.log = append(s.log, int32(i))
 }
 
 // ungroup drops instance i from group g's index.

@@ -80,3 +80,86 @@ func cloneAttrs(m map[string]string) map[string]string {
 	}
 	return out
 }
+
+// TestKeptIndexMatchesLinear places request after request of a few shapes
+// on one long-lived snapshot — committing them, and changing, adding and
+// removing instances in between — and checks that every placement through
+// the kept indexes equals a scan of every instance (PlaceLinear):
+// placements, candidates, explanation and failures.
+func TestKeptIndexMatchesLinear(t *testing.T) {
+	t.Parallel()
+	strategies := [][]Strategy{
+		{{"spread", "attribute:ecs.availability-zone"}, {"binpack", "memory"}},
+		{{"binpack", "cpu"}},
+		{{"spread", "instanceId"}},
+		{{"spread", "attribute:rack"}, {"spread", "attribute:ecs.availability-zone"}, {"binpack", "cpu"}},
+		nil,
+	}
+	constraints := [][]Constraint{
+		nil,
+		{{"memberOf", "attribute:ecs.instance-type != c5.xlarge"}},
+		{{"memberOf", "runningTasksCount < 6"}},
+		{{"distinctInstance", ""}},
+		{{"memberOf", "not(task:group == g2)"}, {"memberOf", "agentConnected == true"}},
+	}
+	for iter := range 40 {
+		rng := rand.New(rand.NewPCG(uint64(iter), 11))
+		insts := cluster(5+rng.IntN(80), rng)
+		for i := range insts {
+			if rng.IntN(2) == 0 {
+				insts[i].Attributes["rack"] = fmt.Sprint(rng.IntN(3))
+			}
+		}
+		s := NewSnapshot(insts)
+		var shapes []Request
+		for range 3 {
+			shapes = append(shapes, Request{CPU: int64(20 + rng.IntN(400)), Memory: int64(20 + rng.IntN(900)),
+				Group: []string{"g1", "g2"}[rng.IntN(2)], Strategies: strategies[rng.IntN(len(strategies))],
+				Constraints: constraints[rng.IntN(len(constraints))]})
+		}
+		next := 0
+		for step := range 60 {
+			req := shapes[rng.IntN(len(shapes))]
+			req.Count, req.Seed = 1+rng.IntN(6), rng.Uint64()
+			linear, err := s.PlaceLinear(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			kept := mustPlace(t, s, req)
+			if !slices.Equal(kept.Placements, linear.Placements) || kept.Candidates != linear.Candidates ||
+				fmt.Sprint(kept.Failures) != fmt.Sprint(linear.Failures) || fmt.Sprint(kept.Explain) != fmt.Sprint(linear.Explain) {
+				t.Fatalf("iteration %d step %d, %+v:\nkept   %v %d %v %v\nlinear %v %d %v %v", iter, step, req,
+					kept.Placements, kept.Candidates, kept.Explain, kept.Failures, linear.Placements, linear.Candidates, linear.Explain, linear.Failures)
+			}
+			if rng.IntN(4) > 0 {
+				s.Commit(req, kept.Placements)
+			}
+			switch rng.IntN(8) {
+			case 0:
+				in := cluster(1, rng)[0]
+				in.ID = fmt.Sprintf("n%03d", next)
+				next++
+				if rng.IntN(2) == 0 {
+					in.Attributes["rack"] = fmt.Sprint(rng.IntN(5)) // sometimes a new value
+				}
+				s.Set(in)
+			case 1:
+				if s.Len() > 1 {
+					s.Remove(s.insts[rng.IntN(s.Len())].ID)
+				}
+			case 2, 3:
+				in := s.insts[rng.IntN(s.Len())]
+				in.Attributes = cloneAttrs(in.Attributes)
+				in.Groups = map[string]int{"g1": rng.IntN(2), "g2": rng.IntN(2)}
+				in.UsedCPU, in.UsedMemory = int64(rng.IntN(int(in.CPU))), int64(rng.IntN(int(in.Memory)))
+				in.Connected = rng.IntN(5) > 0
+				if rng.IntN(3) == 0 {
+					in.Status = "DRAINING"
+				} else {
+					in.Status = StatusActive
+				}
+				s.Set(in)
+			}
+		}
+	}
+}
