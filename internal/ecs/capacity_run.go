@@ -109,6 +109,10 @@ func placeProviders(ps placementState, req placementRequest, providers []string)
 			if f.Reason == scheduler.ReasonCapacityProvider {
 				continue
 			}
+			if f.Explain != "" {
+				failures = append(failures, placementFailure{Explain: p + ": " + f.Explain})
+				continue
+			}
 			own++
 			if !seen[f] {
 				seen[f] = true

@@ -99,6 +99,10 @@ type assignment struct {
 // reasons).
 type placementFailure struct {
 	ARN, Reason, Detail string
+	// Explain, on an entry of its own, is the scheduler's explanation of a
+	// request that left tasks unplaced ("0 of 3 instances passed; memory
+	// removed 3"): not a failure, shown in service events and logs.
+	Explain string
 }
 
 // defaultStrategy is ECS's placement strategy for RunTask without one:
@@ -159,6 +163,9 @@ func place(ps placementState, req placementRequest) ([]assignment, []placementFa
 	}
 	if len(res.Placements) < req.Count && req.Targets == nil && len(failures) == 0 {
 		failures = append(failures, placementFailure{Reason: reasonNoInstances})
+	}
+	if len(res.Placements) < req.Count {
+		failures = append(failures, placementFailure{Explain: res.Explanation(ps.sched.Len())})
 	}
 	return out, failures
 }

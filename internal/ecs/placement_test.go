@@ -101,8 +101,16 @@ func TestPlace(t *testing.T) {
 				}
 			}
 			var reasons []string
+			explained := false
 			for _, f := range fails {
+				if f.Explain != "" {
+					explained = true
+					continue
+				}
 				reasons = append(reasons, f.Reason)
+			}
+			if explained != (len(got) < tc.req.Count) {
+				t.Fatalf("explanation given: %v, with %d of %d placed (%v)", explained, len(got), tc.req.Count, fails)
 			}
 			if len(reasons) != len(tc.failures) {
 				t.Fatalf("failures %v, want %v", reasons, tc.failures)
@@ -247,6 +255,12 @@ func TestPlaceStrategiesAndConstraints(t *testing.T) {
 	}
 	var reasons []string
 	for _, f := range fails {
+		if f.Explain != "" {
+			if want := "2 of 4 instances passed; memberOf removed 1, distinctInstance removed 3"; f.Explain != want {
+				t.Errorf("explanation %q, want %q", f.Explain, want)
+			}
+			continue
+		}
 		reasons = append(reasons, f.ARN+" "+f.Reason)
 	}
 	want := "arn:a " + scheduler.ReasonDistinctInstance + ";arn:b " + scheduler.ReasonDistinctInstance + ";arn:c " + scheduler.ReasonDistinctInstance + ";arn:d " + scheduler.ReasonMemberOf

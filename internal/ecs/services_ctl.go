@@ -237,6 +237,8 @@ func (s *Server) StartServiceTasks(ctx context.Context, cluster, service string,
 		if start.Instance != "" {
 			lp.req.Targets = slices.Repeat([]string{start.Instance}, n)
 		}
+		var explain string
+		lp.explain = &explain
 		tasks, failures, err := s.launch(ctx, cluster, lp, "", "")
 		if err != nil {
 			return ids, nil, err
@@ -246,6 +248,9 @@ func (s *Server) StartServiceTasks(ctx context.Context, cluster, service string,
 		}
 		for _, f := range failures {
 			reasons = append(reasons, deref(f.Reason))
+		}
+		if explain != "" {
+			reasons = append(reasons, explain)
 		}
 		if len(tasks) < n {
 			break

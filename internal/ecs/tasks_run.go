@@ -66,6 +66,9 @@ type launchPlan struct {
 	// providers names the capacity provider of each task when RunTask
 	// launches by a capacity provider strategy (capacity_run.go).
 	providers []string
+	// explain, when set, receives the scheduler's explanation of a launch
+	// that left tasks unplaced.
+	explain *string
 }
 
 // RunTask implements ecsapi.Handler: validate, place count tasks first-fit and
@@ -372,7 +375,12 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 			add[a.InstanceID][spec.ID] = reservationOf(spec)
 		}
 		failures := []ecsapi.Failure{}
+		var explain []string
 		for _, f := range pfs {
+			if f.Explain != "" {
+				explain = append(explain, f.Explain)
+				continue
+			}
 			fl := ecsapi.Failure{Reason: ptr(f.Reason)}
 			if f.ARN != "" {
 				arn := f.ARN
@@ -407,6 +415,13 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 		}
 		if len(ops) == 0 {
 			return []ecsapi.Task{}, failures, nil
+		}
+		if len(explain) > 0 {
+			s.log.Info("tasks left unplaced", "cluster", cluster, "taskDefinition", plan.spec.TaskDefinitionARN,
+				"placed", len(assigned), "count", plan.req.Count, "placement", strings.Join(explain, "; "))
+			if plan.explain != nil {
+				*plan.explain = strings.Join(explain, "; ")
+			}
 		}
 		t0 = addSince(&st.schedule, t0)
 		rev, err := s.st.Txn(ctx, ops...)
