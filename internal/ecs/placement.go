@@ -105,17 +105,8 @@ type placementFailure struct {
 	Explain string
 }
 
-// defaultStrategy is ECS's placement strategy for RunTask without one:
-// "distribute tasks randomly".
-var defaultStrategy = []scheduler.Strategy{{Type: "random"}}
-
-// place assigns up to req.Count tasks with the scheduler: by the request's
-// strategies, at random among the instances that fit when it has none
-// (ECS's default for RunTask), reserving as it goes so one request never
-// over-commits an instance. Tasks that fit nowhere are left out; failures
-// says why each instance refused. ps is not modified. The request's
-// strategies and constraints must be valid (checkPlacement).
-func place(ps placementState, req placementRequest) ([]assignment, []placementFailure) {
+// schedulerRequest is req as the scheduler takes it.
+func schedulerRequest(req placementRequest) scheduler.Request {
 	sreq := scheduler.Request{
 		Count: req.Count, CPU: req.Need.CPU, Memory: req.Need.Memory,
 		Ports: req.Need.Ports, PortsUDP: req.Need.PortsUDP, Awsvpc: req.Awsvpc,
@@ -128,7 +119,21 @@ func place(ps placementState, req placementRequest) ([]assignment, []placementFa
 	for _, a := range req.Requires {
 		sreq.Requires = append(sreq.Requires, scheduler.Attribute{Name: a.Name, Value: a.Value})
 	}
-	res, err := ps.sched.Place(sreq)
+	return sreq
+}
+
+// defaultStrategy is ECS's placement strategy for RunTask without one:
+// "distribute tasks randomly".
+var defaultStrategy = []scheduler.Strategy{{Type: "random"}}
+
+// place assigns up to req.Count tasks with the scheduler: by the request's
+// strategies, at random among the instances that fit when it has none
+// (ECS's default for RunTask), reserving as it goes so one request never
+// over-commits an instance. Tasks that fit nowhere are left out; failures
+// says why each instance refused. ps is not modified. The request's
+// strategies and constraints must be valid (checkPlacement).
+func place(ps placementState, req placementRequest) ([]assignment, []placementFailure) {
+	res, err := ps.sched.Place(schedulerRequest(req))
 	if err != nil {
 		// Validated before placement; a request that slips through places
 		// nothing rather than ignoring its rules.

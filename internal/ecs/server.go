@@ -44,6 +44,8 @@ type Server struct {
 	pcache placementCache
 	// launchMu serializes this server's placements per cluster (launch).
 	launchMu sync.Map
+	// launchQueues holds each cluster's launches waiting for a batch.
+	launchQueues sync.Map
 }
 
 var _ ecsapi.Handler = (*Server)(nil)

@@ -334,109 +334,235 @@ func (s *Server) replayRunToken(ctx context.Context, cluster, token, hash string
 	return out, true, nil
 }
 
+// launchReq is one launch (a RunTask, StartTask or service batch) in its
+// cluster's queue.
+type launchReq struct {
+	ctx         context.Context
+	plan        launchPlan
+	token, hash string
+	queued      time.Time
+	done        chan struct{}
+	tasks       []ecsapi.Task
+	failures    []ecsapi.Failure
+	err         error
+}
+
+// launchQueue is one cluster's launches waiting for a batch.
+type launchQueue struct {
+	mu      sync.Mutex
+	waiting []*launchReq
+	leading bool
+}
+
+// maxBatchOps bounds the writes of one batch's transaction (each task
+// writes its spec, status and maybe tags; each launch its token; each
+// instance its reservations), below store.MaxTxnOps.
+const maxBatchOps = 100
+
+// batchOps is an upper bound of the writes of one launch.
+func (r *launchReq) batchOps() int {
+	per := 3
+	if len(r.plan.tags) > 0 {
+		per++
+	}
+	return r.plan.req.Count*per + 1
+}
+
 // launch places the plan's tasks and writes them, with the reservations they
 // take and the clientToken record, in one guarded transaction; a conflict
 // (another placement, a registration or deregistration on the way) starts
 // again from a fresh read.
+//
+// Placements on one server take turns per cluster: concurrent ones would
+// mostly choose the same instances and retry on the guard (the guard still
+// arbitrates between servers). So that taking turns does not make every
+// launch wait for its own store round trip, the launches that queued while
+// one was being written go together: one of them places them one after
+// another against the same snapshot and writes them in one transaction
+// (group commit).
 func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, token, hash string) ([]ecsapi.Task, []ecsapi.Failure, error) {
-	// Placements on one server take turns per cluster: concurrent ones
-	// would mostly choose the same instances and retry on the guard. The
-	// guard still arbitrates between servers.
+	qv, _ := s.launchQueues.LoadOrStore(cluster, &launchQueue{})
+	q := qv.(*launchQueue)
+	r := &launchReq{ctx: ctx, plan: plan, token: token, hash: hash, queued: time.Now(), done: make(chan struct{})}
+	q.mu.Lock()
+	q.waiting = append(q.waiting, r)
+	lead := !q.leading
+	q.leading = true
+	q.mu.Unlock()
+	if lead {
+		for {
+			q.mu.Lock()
+			batch := q.take()
+			if len(batch) == 0 {
+				q.leading = false
+				q.mu.Unlock()
+				break
+			}
+			q.mu.Unlock()
+			s.launchBatch(cluster, batch)
+		}
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		// The batch may still write the tasks: the clientToken, when given,
+		// finds them on a retry.
+		return nil, nil, ctx.Err()
+	}
+	return r.tasks, r.failures, r.err
+}
+
+// take removes the next batch from the queue: launches in arrival order
+// while their writes fit one transaction; an awsvpc launch goes alone (its
+// addresses are chosen from the snapshot's). q.mu is held.
+func (q *launchQueue) take() []*launchReq {
+	var batch []*launchReq
+	ops := 0
+	for len(q.waiting) > 0 {
+		r := q.waiting[0]
+		if len(batch) > 0 && (ops+r.batchOps() > maxBatchOps || r.plan.req.Awsvpc || batch[0].plan.req.Awsvpc) {
+			break
+		}
+		batch = append(batch, r)
+		ops += r.batchOps()
+		q.waiting = q.waiting[1:]
+	}
+	return batch
+}
+
+// launchBatch places and writes a batch of launches (see launch), then
+// answers each of them.
+func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 	st := &s.stats
-	start := time.Now()
 	mu := s.clusterLaunchMu(cluster)
 	mu.Lock()
 	defer mu.Unlock()
-	start = addSince(&st.wait, start)
-	defer addSince(&st.total, start)
-	for attempt := 0; ; attempt++ {
-		t0 := time.Now()
-		// The cache is current for this server's own placements (launch
-		// waits for it after each write); after a conflict, read the store.
+	t0 := time.Now()
+	defer addSince(&st.total, t0)
+	for _, r := range batch {
+		st.wait.Add(int64(t0.Sub(r.queued)))
+	}
+	// The writes must not fail for one caller going away: the others
+	// wait for them too.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(batch[0].ctx), time.Minute)
+	defer cancel()
+	live := batch[:0:0]
+	for _, r := range batch {
+		if r.ctx.Err() != nil {
+			r.err = r.ctx.Err()
+			close(r.done)
+			continue
+		}
+		live = append(live, r)
+	}
+	batch = live
+	type result struct {
+		specs    []taskSpecRecord
+		statuses []taskStatusRecord
+		failures []ecsapi.Failure
+	}
+	for attempt := 0; len(batch) > 0; attempt++ {
+		// The cache is current for this server's own placements (a batch
+		// waits for it after its write); after a conflict, read the store.
 		ps, err := s.readPlacementState(ctx, cluster, attempt == 0)
 		if err != nil {
-			return nil, nil, err
+			s.answerAll(batch, err)
+			return
 		}
 		t0 = addSince(&st.read, t0)
-		assigned, pfs := placeProviders(ps, plan.req, plan.providers)
 		now := s.now()
 		var (
-			specs    []taskSpecRecord
-			statuses []taskStatusRecord
-			ops      []store.Op
-			add      = map[string]map[string]taskReservation{}
+			ops     []store.Op
+			add     = map[string]map[string]taskReservation{}
+			results = make([]result, len(batch))
+			booked  []string
 		)
-		for _, a := range assigned {
-			spec, st := s.newTask(plan, a, ps.entries[a.InstanceID].pi, now, token)
-			specs, statuses = append(specs, spec), append(statuses, st)
-			if add[a.InstanceID] == nil {
-				add[a.InstanceID] = map[string]taskReservation{}
-			}
-			add[a.InstanceID][spec.ID] = reservationOf(spec)
-		}
-		failures := []ecsapi.Failure{}
-		var explain []string
-		for _, f := range pfs {
-			if f.Explain != "" {
-				explain = append(explain, f.Explain)
-				continue
-			}
-			fl := ecsapi.Failure{Reason: ptr(f.Reason)}
-			if f.ARN != "" {
-				arn := f.ARN
-				if f.Reason == reasonMissing {
-					arn = s.containerInstanceARN(cluster, f.ARN)
+		for k, r := range batch {
+			plan := r.plan
+			assigned, pfs := placeProviders(ps, plan.req, plan.providers)
+			res := &results[k]
+			res.failures = []ecsapi.Failure{}
+			var explain []string
+			for _, f := range pfs {
+				if f.Explain != "" {
+					explain = append(explain, f.Explain)
+					continue
 				}
-				fl.Arn = ptr(arn)
+				fl := ecsapi.Failure{Reason: ptr(f.Reason)}
+				if f.ARN != "" {
+					arn := f.ARN
+					if f.Reason == reasonMissing {
+						arn = s.containerInstanceARN(cluster, f.ARN)
+					}
+					fl.Arn = ptr(arn)
+				}
+				if f.Detail != "" {
+					fl.Detail = ptr(f.Detail)
+				}
+				res.failures = append(res.failures, fl)
 			}
-			if f.Detail != "" {
-				fl.Detail = ptr(f.Detail)
+			if len(explain) > 0 {
+				s.log.Info("tasks left unplaced", "cluster", cluster, "taskDefinition", plan.spec.TaskDefinitionARN,
+					"placed", len(assigned), "count", plan.req.Count, "placement", strings.Join(explain, "; "))
+				if plan.explain != nil {
+					*plan.explain = strings.Join(explain, "; ")
+				}
 			}
-			failures = append(failures, fl)
-		}
-		if token != "" {
-			tr := runTokenRecord{Hash: hash, Failures: failures, CreatedAt: now}
-			for _, sp := range specs {
-				tr.TaskIDs = append(tr.TaskIDs, sp.ID)
+			for _, a := range assigned {
+				spec, status := s.newTask(plan, a, ps.entries[a.InstanceID].pi, now, r.token)
+				res.specs, res.statuses = append(res.specs, spec), append(res.statuses, status)
+				if add[a.InstanceID] == nil {
+					add[a.InstanceID] = map[string]taskReservation{}
+				}
+				add[a.InstanceID][spec.ID] = reservationOf(spec)
+				// The next launch of the batch sees this one's tasks.
+				ps.sched.Commit(schedulerRequest(plan.req), []string{a.InstanceID})
+				booked = append(booked, a.InstanceID)
 			}
-			b, _ := json.Marshal(tr)
-			ops = append(ops, store.Op{Key: s.runTokenKey(cluster, token), Value: b, ExpectRev: 0})
+			if r.token != "" {
+				tr := runTokenRecord{Hash: r.hash, Failures: res.failures, CreatedAt: now}
+				for _, sp := range res.specs {
+					tr.TaskIDs = append(tr.TaskIDs, sp.ID)
+				}
+				b, _ := json.Marshal(tr)
+				ops = append(ops, store.Op{Key: s.runTokenKey(cluster, r.token), Value: b, ExpectRev: 0})
+			}
+			for i := range res.specs {
+				sb, _ := json.Marshal(res.specs[i])
+				tb, _ := json.Marshal(res.statuses[i])
+				ops = append(ops,
+					store.Op{Key: s.taskSpecKey(cluster, res.specs[i].ID), Value: sb, ExpectRev: 0},
+					store.Op{Key: s.taskStatusKey(cluster, res.specs[i].ID), Value: tb, ExpectRev: 0})
+				if len(plan.tags) > 0 {
+					ops = append(ops, s.tagsOp(s.taskARN(cluster, res.specs[i].ID), plan.tags))
+				}
+			}
 		}
 		ops = append(ops, s.reservationOps(cluster, ps, add)...)
-		for i := range specs {
-			sb, _ := json.Marshal(specs[i])
-			tb, _ := json.Marshal(statuses[i])
-			ops = append(ops,
-				store.Op{Key: s.taskSpecKey(cluster, specs[i].ID), Value: sb, ExpectRev: 0},
-				store.Op{Key: s.taskStatusKey(cluster, specs[i].ID), Value: tb, ExpectRev: 0})
-			if len(plan.tags) > 0 {
-				ops = append(ops, s.tagsOp(s.taskARN(cluster, specs[i].ID), plan.tags))
-			}
-		}
-		if len(ops) == 0 {
-			return []ecsapi.Task{}, failures, nil
-		}
-		if len(explain) > 0 {
-			s.log.Info("tasks left unplaced", "cluster", cluster, "taskDefinition", plan.spec.TaskDefinitionARN,
-				"placed", len(assigned), "count", plan.req.Count, "placement", strings.Join(explain, "; "))
-			if plan.explain != nil {
-				*plan.explain = strings.Join(explain, "; ")
-			}
-		}
 		t0 = addSince(&st.schedule, t0)
-		rev, err := s.st.Txn(ctx, ops...)
+		var rev int64
+		if len(ops) > 0 {
+			rev, err = s.st.Txn(ctx, ops...)
+		}
 		t0 = addSince(&st.txn, t0)
 		var ce *store.ConflictError
 		if errors.As(err, &ce) {
 			st.conflicts.Add(1)
-			if token != "" && ce.Key == s.runTokenKey(cluster, token) {
-				// A concurrent request with the same token won.
-				out, done, err := s.replayRunToken(ctx, cluster, token, hash)
-				if err != nil {
-					return nil, nil, err
-				}
-				if done {
-					return out.Tasks, out.Failures, nil
+			// Nothing was written: the snapshot forgets the batch's tasks.
+			s.placementDirty(cluster, booked)
+			if k := slices.IndexFunc(batch, func(r *launchReq) bool { return r.token != "" && ce.Key == s.runTokenKey(cluster, r.token) }); k >= 0 {
+				// A concurrent request with the same token won: answer this
+				// one as that request was answered.
+				r := batch[k]
+				out, done, err := s.replayRunToken(ctx, cluster, r.token, r.hash)
+				if err != nil || done {
+					if out != nil {
+						r.tasks, r.failures = out.Tasks, out.Failures
+					}
+					r.err = err
+					close(r.done)
+					batch = slices.Delete(slices.Clone(batch), k, k+1)
+					continue
 				}
 			}
 			if attempt < launchAttempts {
@@ -448,19 +574,51 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 			}
 		}
 		if err != nil {
-			return nil, nil, fmt.Errorf("placing tasks: %w", err)
+			s.placementDirty(cluster, booked)
+			s.answerAll(batch, fmt.Errorf("placing tasks: %w", err))
+			return
 		}
-		if err := s.synced(ctx, rev); err != nil {
-			return nil, nil, err
+		if rev > 0 {
+			if err := s.synced(ctx, rev); err != nil {
+				s.answerAll(batch, err)
+				return
+			}
 		}
 		addSince(&st.syncDur, t0)
-		st.launches.Add(1)
-		st.tasks.Add(int64(len(specs)))
-		tasks := make([]ecsapi.Task, len(specs))
-		for i := range specs {
-			tasks[i] = s.taskView(specs[i], statuses[i], false)
+		st.batches.Add(1)
+		for k, r := range batch {
+			res := results[k]
+			st.launches.Add(1)
+			st.tasks.Add(int64(len(res.specs)))
+			r.tasks = make([]ecsapi.Task, len(res.specs))
+			for i := range res.specs {
+				r.tasks[i] = s.taskView(res.specs[i], res.statuses[i], false)
+			}
+			r.failures = res.failures
+			close(r.done)
 		}
-		return tasks, failures, nil
+		return
+	}
+}
+
+// answerAll fails every launch of a batch with err.
+func (s *Server) answerAll(batch []*launchReq, err error) {
+	for _, r := range batch {
+		r.err = err
+		close(r.done)
+	}
+}
+
+// placementDirty makes the cluster's kept snapshot re-derive instances
+// (a batch booked tasks on them that were not written).
+func (s *Server) placementDirty(cluster string, ids []string) {
+	pc := s.placementCacheInit()
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if cs := pc.clusters[cluster]; cs != nil && cs.built {
+		for _, id := range ids {
+			cs.dirty[id] = true
+		}
 	}
 }
 

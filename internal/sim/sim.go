@@ -112,6 +112,9 @@ func (r Result) Summary() string {
 	st := r.Stats
 	fmt.Fprintf(&b, "; store transaction %.0f%% of placement time (read %.0f%%, scheduler %.0f%%, cache sync %.0f%%; %d conflicts retried)",
 		100*r.StoreShare(), 100*share(st.Read, st.Total), 100*share(st.Schedule, st.Total), 100*share(st.Sync, st.Total), st.Conflicts)
+	if st.Batches > 0 {
+		fmt.Fprintf(&b, "; %d transactions, %.1f RunTask calls each", st.Batches, float64(st.Launches)/float64(st.Batches))
+	}
 	if st.Tasks > 0 {
 		fmt.Fprintf(&b, "; scheduler alone %.0f placements/s", float64(st.Tasks)/st.Schedule.Seconds())
 	}
