@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -14,6 +15,7 @@ import (
 	"github.com/berth-dev/berth/internal/agent"
 	"github.com/berth-dev/berth/internal/agent/config"
 	"github.com/berth-dev/berth/internal/images"
+	"github.com/berth-dev/berth/internal/procmem"
 	"github.com/berth-dev/berth/internal/runtime/docker"
 )
 
@@ -49,7 +51,7 @@ func newAgentCmd() *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("loading AWS credentials: %w", err)
 			}
-			return runAgent(cmd.Context(), cfg, awsCfg, dockerHost, log)
+			return runAgent(cmd.Context(), cfg, awsCfg, dockerHost, log, trimAfterStartup)
 		},
 	}
 	fl := cmd.Flags()
@@ -81,8 +83,10 @@ func newLogger(level string) *slog.Logger {
 }
 
 // runAgent connects to Docker, loads Berth's images, registers and runs the
-// agent until ctx ends.
-func runAgent(ctx context.Context, cfg config.Config, awsCfg aws.Config, dockerHost string, log *slog.Logger) error {
+// agent until ctx ends. started, if set, runs in its own goroutine once the
+// agent is registered.
+func runAgent(ctx context.Context, cfg config.Config, awsCfg aws.Config, dockerHost string, log *slog.Logger,
+	started func(context.Context, *agent.Agent, *slog.Logger)) error {
 	rt, err := docker.New(ctx, dockerHost)
 	if err != nil {
 		return fmt.Errorf("the agent needs a Docker engine: %w", err)
@@ -97,5 +101,34 @@ func runAgent(ctx context.Context, cfg config.Config, awsCfg aws.Config, dockerH
 	}
 	log.Info("berth agent running", "cluster", cfg.Cluster, "instance", a.InstanceARN(), "awsvpc_subnet", a.Subnet(),
 		"metadata", a.MetadataAddr())
+	if started != nil {
+		go started(ctx, a, log)
+	}
 	return a.Run(ctx)
+}
+
+// trimWait bounds how long the agent command waits for its first link
+// before it trims start-up memory anyway (the control plane may be down).
+const trimWait = 30 * time.Second
+
+// trimAfterStartup gives back the memory that start-up used once the link is
+// up: every package's init ran in this process (etcd, the registry, the ECS
+// API are in the same binary) and left most of the executable mapped and
+// garbage on the heap. Only `berth agent` does this; in `berth dev` the
+// control plane shares the process and uses those pages.
+func trimAfterStartup(ctx context.Context, a *agent.Agent, log *slog.Logger) {
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.After(trimWait)
+	for waiting := true; waiting && !a.Connected(); {
+		select {
+		case <-ctx.Done():
+			return
+		case <-deadline:
+			waiting = false // the pages init used are not needed later either way
+		case <-tick.C:
+		}
+	}
+	res := procmem.Trim()
+	log.Debug("trimmed start-up memory", "executable_dropped_mib", res.Dropped>>20, "err", res.Err)
 }

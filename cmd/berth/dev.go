@@ -77,7 +77,7 @@ func startDevAgent(ctx context.Context, cp *controlplane.ControlPlane, log *slog
 	agentCfg.DataDir = filepath.Join(cpCfg.DataDir, "agent")
 	agentCfg.AvailabilityZone = cpCfg.Region + "a"
 	go func() {
-		err := runAgent(ctx, agentCfg, awsCfg, "", log.With("component", "agent"))
+		err := runAgent(ctx, agentCfg, awsCfg, "", log.With("component", "agent"), nil)
 		switch {
 		case err == nil || ctx.Err() != nil:
 		case errors.Is(err, runtime.ErrUnavailable):

@@ -1,0 +1,9 @@
+//go:build !linux
+
+package procmem
+
+import "errors"
+
+func dropExecutablePages() (int64, error) {
+	return 0, errors.New("dropping executable pages needs Linux")
+}
