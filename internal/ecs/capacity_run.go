@@ -44,6 +44,17 @@ func (s *Server) launchProviders(c clusterRecord, launchType *ecsapi.LaunchType,
 	if len(strategy) == 0 {
 		return nil, nil
 	}
+	items, err := s.providerShares(c, strategy)
+	if err != nil {
+		return nil, err
+	}
+	return scheduler.DistributeCapacityProviders(items, count, nil), nil
+}
+
+// providerShares checks a capacity provider strategy against the cluster
+// (providers exist, are ACTIVE and associated with it; Fargate refused;
+// base and weight rules) and returns its items by provider name.
+func (s *Server) providerShares(c clusterRecord, strategy []ecsapi.CapacityProviderStrategyItem) ([]scheduler.ProviderShare, error) {
 	items := make([]scheduler.ProviderShare, len(strategy))
 	for i, it := range strategy {
 		name := s.providerName(it.CapacityProvider)
@@ -61,7 +72,17 @@ func (s *Server) launchProviders(c clusterRecord, launchType *ecsapi.LaunchType,
 	if err := scheduler.ValidateProviderStrategy(items); err != nil {
 		return nil, invalidParam("%s", err.Error())
 	}
-	return scheduler.DistributeCapacityProviders(items, count, nil), nil
+	return items, nil
+}
+
+// strategyShares is a stored (already validated) strategy as the
+// scheduler's items.
+func strategyShares(strategy []ecsapi.CapacityProviderStrategyItem) []scheduler.ProviderShare {
+	items := make([]scheduler.ProviderShare, len(strategy))
+	for i, it := range strategy {
+		items[i] = scheduler.ProviderShare{Name: it.CapacityProvider, Base: int(deref(it.Base)), Weight: int(deref(it.Weight))}
+	}
+	return items
 }
 
 // placeProviders places a request whose tasks are split over capacity

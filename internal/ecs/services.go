@@ -41,12 +41,15 @@ type serviceRecord struct {
 	Name    string `json:"name"`
 	Cluster string `json:"cluster"`
 	// Status, LaunchType and CapacityProviders are read by counts.go.
-	Status             string   `json:"status"`
-	LaunchType         string   `json:"launchType"`
-	CapacityProviders  []string `json:"capacityProviders,omitempty"`
-	SchedulingStrategy string   `json:"schedulingStrategy"`
-	DesiredCount       int32    `json:"desiredCount"`
-	TaskDefinition     string   `json:"taskDefinition"` // ARN of the requested revision
+	Status            string   `json:"status"`
+	LaunchType        string   `json:"launchType"`
+	CapacityProviders []string `json:"capacityProviders,omitempty"`
+	// CapacityProviderStrategy, by provider name, when the service
+	// launches by a strategy (LaunchType is then empty; services_capacity.go).
+	CapacityProviderStrategy []ecsapi.CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
+	SchedulingStrategy       string                                `json:"schedulingStrategy"`
+	DesiredCount             int32                                 `json:"desiredCount"`
+	TaskDefinition           string                                `json:"taskDefinition"` // ARN of the requested revision
 	// DeploymentID is the deployment the API last asked for; a new one on
 	// CreateService and on every UpdateService that changes the
 	// configuration or forces a new deployment.
@@ -183,12 +186,9 @@ func (s *Server) CreateService(ctx context.Context, in *ecsapi.CreateServiceRequ
 	if len(deref(in.ClientToken)) > 36 {
 		return nil, invalidParam("clientToken must be at most 36 characters.")
 	}
-	if err := unsupportedServiceFields(in.LoadBalancers, in.ServiceRegistries, in.CapacityProviderStrategy, in.PlatformVersion,
+	if err := unsupportedServiceFields(in.LoadBalancers, in.ServiceRegistries, in.PlatformVersion,
 		in.EnableExecuteCommand, in.ServiceConnectConfiguration, in.VolumeConfigurations, in.VpcLatticeConfigurations); err != nil {
 		return nil, err
-	}
-	if in.LaunchType != nil && *in.LaunchType != ecsapi.LaunchTypeEc2 {
-		return nil, invalidParam("Launch type %s is not supported by Berth yet; use EC2 (the default).", *in.LaunchType)
 	}
 	if in.DeploymentController != nil && in.DeploymentController.Type != ecsapi.DeploymentControllerTypeEcs {
 		return nil, invalidParam("Deployment controller %s is not supported by Berth yet; use ECS.", in.DeploymentController.Type)
@@ -208,6 +208,10 @@ func (s *Server) CreateService(ctx context.Context, in *ecsapi.CreateServiceRequ
 		return nil, invalidParam("desiredCount is required for a service using the REPLICA scheduling strategy.")
 	case desired < 0:
 		return nil, invalidParam("desiredCount must be at least 0.")
+	}
+	launchType, cpStrategy, err := s.serviceLaunch(c, in.LaunchType, in.CapacityProviderStrategy, daemon)
+	if err != nil {
+		return nil, err
 	}
 	if in.TaskDefinition == nil {
 		return nil, invalidParam("taskDefinition is required.")
@@ -242,7 +246,7 @@ func (s *Server) CreateService(ctx context.Context, in *ecsapi.CreateServiceRequ
 	hash := hex.EncodeToString(sum[:])
 	now := s.now()
 	rec := serviceRecord{
-		Name: in.ServiceName, Cluster: c.Name, Status: serviceActive, LaunchType: string(ecsapi.LaunchTypeEc2),
+		Name: in.ServiceName, Cluster: c.Name, Status: serviceActive,
 		SchedulingStrategy: strategy, DesiredCount: desired, TaskDefinition: deref(td.Def.TaskDefinitionArn),
 		DeploymentID: plan.DeploymentID(now), DeploymentCreatedAt: now, DeploymentConfiguration: dc,
 		PlacementConstraints: in.PlacementConstraints, PlacementStrategy: in.PlacementStrategy,
@@ -250,6 +254,7 @@ func (s *Server) CreateService(ctx context.Context, in *ecsapi.CreateServiceRequ
 		EnableECSManagedTags: deref(in.EnableECSManagedTags), ClientToken: deref(in.ClientToken), RequestHash: hash,
 		CreatedAt: now, CreatedBy: s.callerARN(ctx),
 	}
+	rec.setLaunch(launchType, cpStrategy)
 	if in.PropagateTags != nil {
 		rec.PropagateTags = string(*in.PropagateTags)
 	}
@@ -299,15 +304,13 @@ func (s *Server) CreateService(ctx context.Context, in *ecsapi.CreateServiceRequ
 
 // unsupportedServiceFields refuses what Berth cannot do yet instead of
 // silently ignoring it.
-func unsupportedServiceFields(lbs []ecsapi.LoadBalancer, regs []ecsapi.ServiceRegistry, cps []ecsapi.CapacityProviderStrategyItem,
+func unsupportedServiceFields(lbs []ecsapi.LoadBalancer, regs []ecsapi.ServiceRegistry,
 	platform *string, exec *bool, sc *ecsapi.ServiceConnectConfiguration, vols []ecsapi.ServiceVolumeConfiguration, lattice []ecsapi.VpcLatticeConfiguration) error {
 	switch {
 	case len(lbs) > 0:
 		return invalidParam("loadBalancers are not supported by Berth services yet.")
 	case len(regs) > 0:
 		return invalidParam("serviceRegistries are not supported by Berth yet.")
-	case len(cps) > 0:
-		return invalidParam("capacityProviderStrategy is not supported by Berth services yet; use launchType EC2 (the default).")
 	case platform != nil:
 		return invalidParam("platformVersion is only supported for the FARGATE launch type.")
 	case deref(exec):
@@ -392,7 +395,7 @@ func deploymentSeen(st plan.Status, id string) bool {
 // controller's status.
 func (s *Server) serviceView(r serviceRecord, withTags bool) *ecsapi.Service {
 	st := s.cachedServiceStatus(r.Cluster, r.Name)
-	lt := ecsapi.LaunchType(r.LaunchType)
+	lt, cps := launchView(r.LaunchType, r.CapacityProviderStrategy)
 	ss := ecsapi.SchedulingStrategy(r.SchedulingStrategy)
 	dc := r.DeploymentConfiguration
 	status := r.Status
@@ -404,7 +407,7 @@ func (s *Server) serviceView(r serviceRecord, withTags bool) *ecsapi.Service {
 		ServiceArn: ptr(arn), ServiceName: ptr(r.Name), ClusterArn: ptr(s.clusterARN(r.Cluster)),
 		Status: ptr(status), DesiredCount: ptr(r.DesiredCount),
 		RunningCount: ptr(int32(st.RunningCount)), PendingCount: ptr(int32(st.PendingCount)),
-		LaunchType: &lt, TaskDefinition: ptr(r.TaskDefinition), DeploymentConfiguration: &dc,
+		LaunchType: lt, CapacityProviderStrategy: cps, TaskDefinition: ptr(r.TaskDefinition), DeploymentConfiguration: &dc,
 		LoadBalancers: []ecsapi.LoadBalancer{}, ServiceRegistries: []ecsapi.ServiceRegistry{},
 		Deployments: []ecsapi.Deployment{}, Events: []ecsapi.ServiceEvent{},
 		CreatedAt: awsapiTime(r.CreatedAt), CreatedBy: ptr(r.CreatedBy),
@@ -439,7 +442,8 @@ func (s *Server) serviceView(r serviceRecord, withTags bool) *ecsapi.Service {
 		v.Deployments = append(v.Deployments, ecsapi.Deployment{
 			Id: ptr(r.DeploymentID), Status: ptr(plan.Primary), TaskDefinition: ptr(r.TaskDefinition),
 			DesiredCount: ptr(r.DesiredCount), PendingCount: ptr(int32(0)), RunningCount: ptr(int32(0)), FailedTasks: ptr(int32(0)),
-			CreatedAt: awsapiTime(r.DeploymentCreatedAt), UpdatedAt: awsapiTime(r.DeploymentCreatedAt), LaunchType: &lt,
+			CreatedAt: awsapiTime(r.DeploymentCreatedAt), UpdatedAt: awsapiTime(r.DeploymentCreatedAt),
+			LaunchType: lt, CapacityProviderStrategy: cps,
 			NetworkConfiguration: r.NetworkConfiguration, RolloutState: ptr(ecsapi.DeploymentRolloutStateInProgress),
 			RolloutStateReason: ptr("ECS deployment " + r.DeploymentID + " in progress."),
 		})
@@ -449,11 +453,12 @@ func (s *Server) serviceView(r serviceRecord, withTags bool) *ecsapi.Service {
 			// After a rollback the primary runs the last completed revision.
 			v.TaskDefinition = ptr(d.TaskDefinition)
 		}
+		dlt, dcps := launchView(r.deploymentLaunch(d))
 		v.Deployments = append(v.Deployments, ecsapi.Deployment{
 			Id: ptr(d.ID), Status: ptr(d.Status), TaskDefinition: ptr(d.TaskDefinition),
 			DesiredCount: ptr(int32(d.DesiredCount)), PendingCount: ptr(int32(d.PendingCount)), RunningCount: ptr(int32(d.RunningCount)),
 			FailedTasks: ptr(int32(d.FailedTasks)), CreatedAt: awsapiTime(d.CreatedAt), UpdatedAt: awsapiTime(d.UpdatedAt),
-			LaunchType: &lt, NetworkConfiguration: r.NetworkConfiguration,
+			LaunchType: dlt, CapacityProviderStrategy: dcps, NetworkConfiguration: r.NetworkConfiguration,
 			RolloutState: ptr(ecsapi.DeploymentRolloutState(d.RolloutState)), RolloutStateReason: ptr(d.RolloutStateReason),
 		})
 	}

@@ -118,11 +118,12 @@ func (s *Server) updateService(ctx context.Context, clusterRef, ref string, fn f
 }
 
 // UpdateService implements ecsapi.Handler. A change of task definition,
-// network configuration, placement or forceNewDeployment starts a new
+// network configuration, placement, capacity provider strategy or
+// forceNewDeployment starts a new
 // deployment; a desired count or deployment configuration change alone is
 // taken by the current one.
 func (s *Server) UpdateService(ctx context.Context, in *ecsapi.UpdateServiceRequest) (*ecsapi.UpdateServiceResponse, error) {
-	if err := unsupportedServiceFields(in.LoadBalancers, in.ServiceRegistries, in.CapacityProviderStrategy, in.PlatformVersion,
+	if err := unsupportedServiceFields(in.LoadBalancers, in.ServiceRegistries, in.PlatformVersion,
 		in.EnableExecuteCommand, in.ServiceConnectConfiguration, in.VolumeConfigurations, in.VpcLatticeConfigurations); err != nil {
 		return nil, err
 	}
@@ -146,6 +147,18 @@ func (s *Server) UpdateService(ctx context.Context, in *ecsapi.UpdateServiceRequ
 	}
 	if deref(in.HealthCheckGracePeriodSeconds) < 0 {
 		return nil, invalidParam("healthCheckGracePeriodSeconds must be at least 0.")
+	}
+	var cpStrategy []ecsapi.CapacityProviderStrategyItem
+	if len(in.CapacityProviderStrategy) > 0 {
+		c, err := s.activeCluster(deref(in.Cluster))
+		if err != nil {
+			return nil, err
+		}
+		items, err := s.providerShares(c, in.CapacityProviderStrategy)
+		if err != nil {
+			return nil, err
+		}
+		cpStrategy = strategyItems(items)
 	}
 	now := s.now()
 	rec, err := s.updateService(ctx, deref(in.Cluster), in.Service, func(r *serviceRecord) error {
@@ -187,6 +200,13 @@ func (s *Server) UpdateService(ctx context.Context, in *ecsapi.UpdateServiceRequ
 			}
 			r.PlacementStrategy = in.PlacementStrategy
 			newDeployment = true
+		}
+		if in.CapacityProviderStrategy != nil {
+			changed, err := r.updateLaunch(cpStrategy, deref(in.ForceNewDeployment))
+			if err != nil {
+				return err
+			}
+			newDeployment = newDeployment || changed
 		}
 		if in.DeploymentConfiguration != nil {
 			dc, err := normalizeDeploymentConfig(in.DeploymentConfiguration, r.SchedulingStrategy, &r.DeploymentConfiguration)

@@ -201,7 +201,8 @@ func planTask(spec taskSpecRecord, st taskStatusRecord) plan.Task {
 }
 
 // StartServiceTasks starts start.Count tasks of a service's deployment,
-// placed as RunTask places them (on start.Instance for a DAEMON task). It
+// placed as RunTask places them (on start.Instance for a DAEMON task; split
+// over the deployment's capacity provider strategy when it has one). It
 // returns the ids started and, when fewer than asked could be placed, the
 // placement failures' reasons.
 func (s *Server) StartServiceTasks(ctx context.Context, cluster, service string, start plan.Start) ([]string, []string, error) {
@@ -220,6 +221,10 @@ func (s *Server) StartServiceTasks(ctx context.Context, cluster, service string,
 	if rec.EnableECSManagedTags {
 		li.Tags = mergeTags(li.Tags, []ecsapi.Tag{{Key: ptr("aws:ecs:serviceName"), Value: ptr(service)}})
 	}
+	var providers []string
+	if start.Instance == "" {
+		providers = s.serviceProviders(rec, start.DeploymentID, start.Count)
+	}
 	var ids, reasons []string
 	for left := start.Count; left > 0; {
 		n := min(left, 10) // RunTask's batch: keeps each transaction small
@@ -236,6 +241,9 @@ func (s *Server) StartServiceTasks(ctx context.Context, cluster, service string,
 		lp.req.Seed = uint64(s.now().UnixNano())
 		if start.Instance != "" {
 			lp.req.Targets = slices.Repeat([]string{start.Instance}, n)
+		}
+		if done := start.Count - left; done+n <= len(providers) {
+			lp.providers = providers[done : done+n]
 		}
 		var explain string
 		lp.explain = &explain

@@ -31,6 +31,9 @@ type serviceRevisionRecord struct {
 	PlacementConstraints []ecsapi.PlacementConstraint `json:"placementConstraints,omitempty"`
 	PlacementStrategy    []ecsapi.PlacementStrategy   `json:"placementStrategy,omitempty"`
 	CreatedAt            time.Time                    `json:"createdAt"`
+	// CapacityProviderStrategy replaces LaunchType when the deployment
+	// launches by a strategy.
+	CapacityProviderStrategy []ecsapi.CapacityProviderStrategyItem `json:"capacityProviderStrategy,omitempty"`
 }
 
 func (s *Server) serviceRevisionARN(cluster, service, id string) string {
@@ -42,7 +45,7 @@ func (r *serviceRecord) currentRevision() serviceRevisionRecord {
 	return serviceRevisionRecord{
 		ID: strings.TrimPrefix(r.DeploymentID, "ecs-svc/"), TaskDefinition: r.TaskDefinition, LaunchType: r.LaunchType,
 		NetworkConfiguration: r.NetworkConfiguration, PlacementConstraints: r.PlacementConstraints,
-		PlacementStrategy: r.PlacementStrategy, CreatedAt: r.DeploymentCreatedAt,
+		PlacementStrategy: r.PlacementStrategy, CreatedAt: r.DeploymentCreatedAt, CapacityProviderStrategy: r.CapacityProviderStrategy,
 	}
 }
 
@@ -104,9 +107,8 @@ func (s *Server) revisionView(r serviceRecord, rev serviceRevisionRecord) ecsapi
 		CreatedAt: awsapiTime(rev.CreatedAt), LoadBalancers: []ecsapi.LoadBalancer{}, ServiceRegistries: []ecsapi.ServiceRegistry{},
 		ContainerImages: []ecsapi.ContainerImage{}, GuardDutyEnabled: ptr(false),
 	}
-	if rev.LaunchType != "" {
-		lt := ecsapi.LaunchType(rev.LaunchType)
-		out.LaunchType = &lt
+	if rev.LaunchType != "" || len(rev.CapacityProviderStrategy) > 0 {
+		out.LaunchType, out.CapacityProviderStrategy = launchView(rev.LaunchType, rev.CapacityProviderStrategy)
 	}
 	if td, err := s.resolveTaskDef(rev.TaskDefinition); err == nil {
 		for _, cd := range td.Def.ContainerDefinitions {
