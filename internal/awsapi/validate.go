@@ -7,11 +7,12 @@ import (
 	"math"
 	"net/http"
 	"reflect"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
 // Validation of generated input shapes. Generated Validate methods walk a
@@ -261,7 +262,7 @@ type StringRule struct {
 	Enum []string
 	// Pattern must match the whole value; PatternText is the model's pattern
 	// as shown in messages.
-	Pattern     *regexp.Regexp
+	Pattern     *lazyregexp.Regexp
 	PatternText string
 	Sensitive   bool
 }

@@ -3,7 +3,6 @@ package awsapi_test
 import (
 	"errors"
 	"math"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 	"github.com/berth-dev/berth/internal/awsapi"
 	"github.com/berth-dev/berth/internal/awsapi/ecs"
 	"github.com/berth-dev/berth/internal/awsapi/logs"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
 func ptr[T any](v T) *T { return &v }
@@ -145,7 +145,7 @@ func TestValidationErrorsMessage(t *testing.T) {
 	v.Int("count", 0, &awsapi.IntRule{HasMin: true, Min: 1, HasMax: true, Max: 10})
 	v.Len("names", []string{"a", "b"}, 2, &awsapi.LenRule{HasMax: true, Max: 1})
 	awsapi.StringElems(&v, "ids", []string{"ok", "", "x"}, &awsapi.StringRule{
-		HasMin: true, Min: 1, Pattern: regexp.MustCompile(`^(?:[a-z]{2})$`), PatternText: "[a-z]{2}"})
+		HasMin: true, Min: 1, Pattern: lazyregexp.New(`^(?:[a-z]{2})$`), PatternText: "[a-z]{2}"})
 	want := "6 validation errors detected: " +
 		"Value null at 'clusterName' failed to satisfy constraint: Member must not be null; " +
 		"Value 'x' at 'launchType' failed to satisfy constraint: Member must satisfy enum value set: [EC2, FARGATE, EXTERNAL]; " +

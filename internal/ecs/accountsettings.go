@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"regexp"
 	"slices"
 
 	"github.com/berth-dev/berth/internal/awsapi"
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -44,7 +44,7 @@ type storedSetting struct {
 
 const defaultPrincipal = "default"
 
-var principalARNRE = regexp.MustCompile(`^arn:aws:iam::(\d{12}):(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)$`)
+var principalARNRE = lazyregexp.New(`^arn:aws:iam::(\d{12}):(root|user/[\w+=,.@/-]+|role/[\w+=,.@/-]+)$`)
 
 func (s *Server) settingKey(principal string, name ecsapi.SettingName) string {
 	return s.key("settings", principal, string(name))

@@ -3,11 +3,11 @@ package ecs
 import (
 	"context"
 	"encoding/json"
-	"regexp"
 	"slices"
 	"strings"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -192,6 +192,6 @@ func (s *Server) ListAttributes(ctx context.Context, in *ecsapi.ListAttributesRe
 }
 
 var (
-	attributeNameRE  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_./@\\-]{0,127}$`)
-	attributeValueRE = regexp.MustCompile(`^[A-Za-z0-9_./@\\:-]([A-Za-z0-9_./@\\: -]{0,126}[A-Za-z0-9_./@\\:-])?$`)
+	attributeNameRE  = lazyregexp.New(`^[A-Za-z0-9][A-Za-z0-9_./@\\-]{0,127}$`)
+	attributeValueRE = lazyregexp.New(`^[A-Za-z0-9_./@\\:-]([A-Za-z0-9_./@\\: -]{0,126}[A-Za-z0-9_./@\\:-])?$`)
 )

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -31,7 +31,7 @@ type clusterRecord struct {
 	DefaultStrategy        []ecsapi.CapacityProviderStrategyItem `json:"defaultStrategy,omitempty"`
 }
 
-var clusterNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+var clusterNameRE = lazyregexp.New(`^[A-Za-z0-9_-]{1,255}$`)
 
 func (s *Server) clusterKey(name string) string { return s.key("clusters", name) }
 

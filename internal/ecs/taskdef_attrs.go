@@ -1,11 +1,11 @@
 package ecs
 
 import (
-	"regexp"
 	"slices"
 	"strings"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
 // What registration derives from a valid definition: the stored view with
@@ -19,7 +19,7 @@ const (
 )
 
 // ecrImageRE matches images hosted in an Amazon ECR private registry.
-var ecrImageRE = regexp.MustCompile(`^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/`)
+var ecrImageRE = lazyregexp.New(`^\d{12}\.dkr\.ecr(-fips)?\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/`)
 
 // result renders the validated definition the way DescribeTaskDefinition
 // shows it: cpu/memory as integer strings, the effective network mode, and

@@ -1,12 +1,12 @@
 package ecs
 
 import (
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
 // Container-level checks of RegisterTaskDefinition (see taskdef_validate.go).
@@ -19,12 +19,12 @@ const (
 
 var (
 	// portNameRE: Service Connect port names, lowercase, not starting with '-'.
-	portNameRE  = regexp.MustCompile(`^[a-z0-9_][a-z0-9_-]{0,63}$`)
-	portRangeRE = regexp.MustCompile(`^(\d{1,5})-(\d{1,5})$`)
+	portNameRE  = lazyregexp.New(`^[a-z0-9_][a-z0-9_-]{0,63}$`)
+	portRangeRE = lazyregexp.New(`^(\d{1,5})-(\d{1,5})$`)
 	// ssmNameRE: an SSM parameter name, optionally a /path/name hierarchy.
-	ssmNameRE = regexp.MustCompile(`^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)
+	ssmNameRE = lazyregexp.New(`^/?[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$`)
 	// asmNameRE: a Secrets Manager secret name.
-	asmNameRE = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]+$`)
+	asmNameRE = lazyregexp.New(`^[A-Za-z0-9/_+=.@-]+$`)
 )
 
 // hostSpan is a range of host ports one container holds for a protocol.

@@ -2,12 +2,12 @@ package ecs
 
 import (
 	"encoding/json"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 	"github.com/berth-dev/berth/internal/taskdef"
 )
 
@@ -41,7 +41,7 @@ const (
 )
 
 // taskDefNameRE is the family and container name rule.
-var taskDefNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+var taskDefNameRE = lazyregexp.New(`^[A-Za-z0-9_-]{1,255}$`)
 
 // taskDefCheck is one registration being validated: a private copy of the
 // request plus what validation has learned so far.
@@ -225,7 +225,7 @@ func (c *taskDefCheck) checkTaskLevel() error {
 }
 
 // roleNameRE is IAM's role name rule.
-var roleNameRE = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+var roleNameRE = lazyregexp.New(`^[\w+=,.@-]{1,64}$`)
 
 // checkRoleARN accepts an IAM role ARN or a bare role name, as ECS does.
 func checkRoleARN(member string, v *string) error {

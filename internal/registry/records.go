@@ -2,12 +2,12 @@ package registry
 
 import (
 	"encoding/json"
-	"regexp"
 	"slices"
 	"sort"
 	"time"
 
 	ecrapi "github.com/berth-dev/berth/internal/awsapi/ecr"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 	"github.com/berth-dev/berth/internal/store"
 )
 
@@ -58,10 +58,10 @@ type image struct {
 }
 
 // repoNameRE is ECR's repository name pattern.
-var repoNameRE = regexp.MustCompile(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
+var repoNameRE = lazyregexp.New(`^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*/)*[a-z0-9]+(?:[._-][a-z0-9]+)*$`)
 
 // tagRE is the Docker tag grammar.
-var tagRE = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+var tagRE = lazyregexp.New(`^[\w][\w.-]{0,127}$`)
 
 func (r *Registry) repoKey(name string) string { return r.key("repositories", name) }
 

@@ -4,16 +4,17 @@ import (
 	"fmt"
 	"math"
 	"math/big"
-	"regexp"
 	"strings"
+
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
 // The accepted forms: a plain or decimal number, optionally followed
 // (spaces allowed, any case) by a unit. A leading sign, exponents and other
 // float syntaxes are refused so "1e3" is never read as 1000.
 var (
-	cpuRE    = regexp.MustCompile(`^(?i)(\d+(?:\.\d+)?|\.\d+)\s*(vcpu)?$`)
-	memoryRE = regexp.MustCompile(`^(?i)(\d+(?:\.\d+)?|\.\d+)\s*(gb|gib|mb|mib)?$`)
+	cpuRE    = lazyregexp.New(`^(?i)(\d+(?:\.\d+)?|\.\d+)\s*(vcpu)?$`)
+	memoryRE = lazyregexp.New(`^(?i)(\d+(?:\.\d+)?|\.\d+)\s*(gb|gib|mb|mib)?$`)
 )
 
 // ParseCPU reads a task-level cpu in CPU units ("256") or vCPUs ("1 vCPU",

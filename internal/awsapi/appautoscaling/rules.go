@@ -3,16 +3,17 @@
 package appautoscaling
 
 import (
-	"regexp"
-
 	"github.com/berth-dev/berth/internal/awsapi"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
-// Patterns of the model, compiled once. Like AWS, a pattern must match the whole value.
+// Patterns of the model, compiled once on first use (every berth process
+// runs this package's init; the agent never validates a request). Like AWS, a
+// pattern must match the whole value.
 var (
-	pattern0 = regexp.MustCompile("^(?:^arn:.+:application-autoscaling:.+:[0-9]+:scalable-target\\/[a-zA-Z0-9-]+$)$")
-	pattern1 = regexp.MustCompile("^(?:[\\x{20}-\\x{D7FF}\\x{E000}-\\x{FFFD}\\x{10000}-\\x{10FFFF}\\r\\n\\t]*)$")
-	pattern2 = regexp.MustCompile("^(?:[\\x20-\\x7E]+)$")
+	pattern0 = lazyregexp.New("^(?:^arn:.+:application-autoscaling:.+:[0-9]+:scalable-target\\/[a-zA-Z0-9-]+$)$")
+	pattern1 = lazyregexp.New("^(?:[\\x{20}-\\x{D7FF}\\x{E000}-\\x{FFFD}\\x{10000}-\\x{10FFFF}\\r\\n\\t]*)$")
+	pattern2 = lazyregexp.New("^(?:[\\x20-\\x7E]+)$")
 )
 
 // The pattern of ScheduledActionName is not checked: Go's RE2 cannot compile it (invalid or unsupported Perl syntax: `(?!`).

@@ -3,27 +3,28 @@
 package ecr
 
 import (
-	"regexp"
-
 	"github.com/berth-dev/berth/internal/awsapi"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
-// Patterns of the model, compiled once. Like AWS, a pattern must match the whole value.
+// Patterns of the model, compiled once on first use (every berth process
+// runs this package's init; the agent never validates a request). Like AWS, a
+// pattern must match the whole value.
 var (
-	pattern0  = regexp.MustCompile("^(?:^arn:aws(-\\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\\-pullthroughcache\\/[a-zA-Z0-9\\/_+=.@-]+$)$")
-	pattern1  = regexp.MustCompile("^(?:^[0-9a-zA-Z._*-]{1,128}$)$")
-	pattern2  = regexp.MustCompile("^(?:^$|arn:aws[a-z0-9-]*:kms:[a-z0-9-]+:[0-9]{12}:key\\/[a-z0-9-]+)$")
-	pattern3  = regexp.MustCompile("^(?:[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+)$")
-	pattern4  = regexp.MustCompile("^(?:^([a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*\\/?|ROOT)$)$")
-	pattern5  = regexp.MustCompile("^(?:^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[\\w+=,.@-]+(/[\\w+=,.@-]+)*$)$")
-	pattern6  = regexp.MustCompile("^(?:[0-9a-z-]{2,25})$")
-	pattern7  = regexp.MustCompile("^(?:[0-9]{12})$")
-	pattern8  = regexp.MustCompile("^(?:^(?:[a-z0-9]+(?:[._-][a-z0-9]*)*/)*[a-z0-9]*(?:[._-][a-z0-9]*)*$)$")
-	pattern9  = regexp.MustCompile("^(?:[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*)$")
-	pattern10 = regexp.MustCompile("^(?:^[a-z0-9*](?:[._\\-/a-z0-9*]?[a-z0-9*]+)*$)$")
-	pattern11 = regexp.MustCompile("^(?:^arn:aws(-[a-z]+)*:signer:[a-z0-9-]+:[0-9]{12}:\\/signing-profiles\\/[a-zA-Z0-9_]{2,}$)$")
-	pattern12 = regexp.MustCompile("^(?:^(?:[a-z0-9*]+(?:[._-][a-z0-9*]+)*/)*[a-z0-9*]+(?:[._-][a-z0-9*]+)*$)$")
-	pattern13 = regexp.MustCompile("^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
+	pattern0  = lazyregexp.New("^(?:^arn:aws(-\\w+)*:secretsmanager:[a-zA-Z0-9-:]+:secret:ecr\\-pullthroughcache\\/[a-zA-Z0-9\\/_+=.@-]+$)$")
+	pattern1  = lazyregexp.New("^(?:^[0-9a-zA-Z._*-]{1,128}$)$")
+	pattern2  = lazyregexp.New("^(?:^$|arn:aws[a-z0-9-]*:kms:[a-z0-9-]+:[0-9]{12}:key\\/[a-z0-9-]+)$")
+	pattern3  = lazyregexp.New("^(?:[a-zA-Z0-9-_+.]+:[a-fA-F0-9]+)$")
+	pattern4  = lazyregexp.New("^(?:^([a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*\\/?|ROOT)$)$")
+	pattern5  = lazyregexp.New("^(?:^arn:aws(-[a-z]+)*:iam::[0-9]{12}:(role|user)/[\\w+=,.@-]+(/[\\w+=,.@-]+)*$)$")
+	pattern6  = lazyregexp.New("^(?:[0-9a-z-]{2,25})$")
+	pattern7  = lazyregexp.New("^(?:[0-9]{12})$")
+	pattern8  = lazyregexp.New("^(?:^(?:[a-z0-9]+(?:[._-][a-z0-9]*)*/)*[a-z0-9]*(?:[._-][a-z0-9]*)*$)$")
+	pattern9  = lazyregexp.New("^(?:[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*(\\/[a-z0-9]+((\\.|_|__|-+)[a-z0-9]+)*)*)$")
+	pattern10 = lazyregexp.New("^(?:^[a-z0-9*](?:[._\\-/a-z0-9*]?[a-z0-9*]+)*$)$")
+	pattern11 = lazyregexp.New("^(?:^arn:aws(-[a-z]+)*:signer:[a-z0-9-]+:[0-9]{12}:\\/signing-profiles\\/[a-zA-Z0-9_]{2,}$)$")
+	pattern12 = lazyregexp.New("^(?:^(?:[a-z0-9*]+(?:[._-][a-z0-9*]+)*/)*[a-z0-9*]+(?:[._-][a-z0-9*]+)*$)$")
+	pattern13 = lazyregexp.New("^(?:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")
 )
 
 var ruleAccountSettingName = awsapi.StringRule{HasMin: true, Min: 1, HasMax: true, Max: 64}

@@ -3,15 +3,16 @@
 package ecs
 
 import (
-	"regexp"
-
 	"github.com/berth-dev/berth/internal/awsapi"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
-// Patterns of the model, compiled once. Like AWS, a pattern must match the whole value.
+// Patterns of the model, compiled once on first use (every berth process
+// runs this package's init; the agent never validates a request). Like AWS, a
+// pattern must match the whole value.
 var (
-	pattern0 = regexp.MustCompile("^(?:[a-zA-Z0-9\\.\\*\\-]+)$")
-	pattern1 = regexp.MustCompile("^(?:([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*))$")
+	pattern0 = lazyregexp.New("^(?:[a-zA-Z0-9\\.\\*\\-]+)$")
+	pattern1 = lazyregexp.New("^(?:([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*))$")
 )
 
 var ruleAcceleratorManufacturer = awsapi.StringRule{Enum: []string{"amazon-web-services", "amd", "nvidia", "xilinx", "habana"}}

@@ -257,10 +257,10 @@ func render(pkg, name string, body []byte) ([]byte, error) {
 }
 
 var knownImports = map[string]string{
-	"awsapi":  "github.com/berth-dev/berth/internal/awsapi",
-	"context": "context",
-	"json":    "encoding/json",
-	"regexp":  "regexp",
+	"awsapi":     "github.com/berth-dev/berth/internal/awsapi",
+	"context":    "context",
+	"json":       "encoding/json",
+	"lazyregexp": "github.com/berth-dev/berth/internal/lazyregexp",
 }
 
 // usedImports parses body and returns the import paths of the packages it

@@ -120,7 +120,9 @@ func requiredCheckable(s *Shape) bool {
 func (g *generator) rulesFile() []byte {
 	var b strings.Builder
 	if len(g.patterns) > 0 {
-		b.WriteString("// Patterns of the model, compiled once. Like AWS, a pattern must match the whole value.\nvar (\n")
+		b.WriteString("// Patterns of the model, compiled once on first use (every berth process\n" +
+			"// runs this package's init; the agent never validates a request). Like AWS, a\n" +
+			"// pattern must match the whole value.\nvar (\n")
 		srcs := make([]string, 0, len(g.patterns))
 		for src := range g.patterns {
 			srcs = append(srcs, src)
@@ -132,7 +134,7 @@ func (g *generator) rulesFile() []byte {
 		}
 		for i := 0; i < len(srcs); i++ {
 			name := "pattern" + strconv.Itoa(i)
-			fmt.Fprintf(&b, "\t%s = regexp.MustCompile(%s)\n", name, strconv.Quote(byName[name]))
+			fmt.Fprintf(&b, "\t%s = lazyregexp.New(%s)\n", name, strconv.Quote(byName[name]))
 		}
 		b.WriteString(")\n\n")
 	}

@@ -3,38 +3,39 @@
 package logs
 
 import (
-	"regexp"
-
 	"github.com/berth-dev/berth/internal/awsapi"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
-// Patterns of the model, compiled once. Like AWS, a pattern must match the whole value.
+// Patterns of the model, compiled once on first use (every berth process
+// runs this package's init; the agent never validates a request). Like AWS, a
+// pattern must match the whole value.
 var (
-	pattern0  = regexp.MustCompile("^(?:^\\d{12}$)$")
-	pattern1  = regexp.MustCompile("^(?:[\\w+=/:,.@-]*)$")
-	pattern2  = regexp.MustCompile("^(?:[\\w#+=/:,.@-]*)$")
-	pattern3  = regexp.MustCompile("^(?:\\S{36,128})$")
-	pattern4  = regexp.MustCompile("^(?:[\\w-]*)$")
-	pattern5  = regexp.MustCompile("^(?:^[0-9A-Za-z]+$)$")
-	pattern6  = regexp.MustCompile("^(?:[^:*]*)$")
-	pattern7  = regexp.MustCompile("^(?:^arn:aws[a-z\\-]*:kms:[-a-z0-9]*:[0-9]*:key/[-a-z0-9]*$)$")
-	pattern8  = regexp.MustCompile("^(?:[\\.\\-_/#A-Za-z0-9]+)$")
-	pattern9  = regexp.MustCompile("^(?:[\\-a-zA-Z0-9]+)$")
-	pattern10 = regexp.MustCompile("^(?:[\\.\\-_/#A-Za-z0-9]*)$")
-	pattern11 = regexp.MustCompile("^(?:(\\^?[\\.\\-_\\/#A-Za-z0-9]{3,24})(\\|\\^?[\\.\\-_\\/#A-Za-z0-9]{3,24}){0,4})$")
-	pattern12 = regexp.MustCompile("^(?:[\\w]*)$")
-	pattern13 = regexp.MustCompile("^(?:^[a-zA-Z0-9_]+$)$")
-	pattern14 = regexp.MustCompile("^(?:^\\d+\\.\\d+(\\.\\d+)?$)$")
-	pattern15 = regexp.MustCompile("^(?:[^:*$]*)$")
-	pattern16 = regexp.MustCompile("^(?:^[a-zA-Z_][a-zA-Z0-9_]*)$")
-	pattern17 = regexp.MustCompile("^(?:[\\w+=/:,.@\\-\\*]*)$")
-	pattern18 = regexp.MustCompile("^(?:[\\w-_]*)$")
-	pattern19 = regexp.MustCompile("^(?:s3://[a-z0-9][\\.\\-a-z0-9]{1,61}[a-z0-9](/.*)?)$")
-	pattern20 = regexp.MustCompile("^(?:[\\w_-]*)$")
-	pattern21 = regexp.MustCompile("^(?:^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+)$)$")
-	pattern22 = regexp.MustCompile("^(?:^!?\\*?([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)\\*?$)$")
-	pattern23 = regexp.MustCompile("^(?:^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$)$")
-	pattern24 = regexp.MustCompile("^(?:^vpce-[0-9a-f]{1,64}$)$")
+	pattern0  = lazyregexp.New("^(?:^\\d{12}$)$")
+	pattern1  = lazyregexp.New("^(?:[\\w+=/:,.@-]*)$")
+	pattern2  = lazyregexp.New("^(?:[\\w#+=/:,.@-]*)$")
+	pattern3  = lazyregexp.New("^(?:\\S{36,128})$")
+	pattern4  = lazyregexp.New("^(?:[\\w-]*)$")
+	pattern5  = lazyregexp.New("^(?:^[0-9A-Za-z]+$)$")
+	pattern6  = lazyregexp.New("^(?:[^:*]*)$")
+	pattern7  = lazyregexp.New("^(?:^arn:aws[a-z\\-]*:kms:[-a-z0-9]*:[0-9]*:key/[-a-z0-9]*$)$")
+	pattern8  = lazyregexp.New("^(?:[\\.\\-_/#A-Za-z0-9]+)$")
+	pattern9  = lazyregexp.New("^(?:[\\-a-zA-Z0-9]+)$")
+	pattern10 = lazyregexp.New("^(?:[\\.\\-_/#A-Za-z0-9]*)$")
+	pattern11 = lazyregexp.New("^(?:(\\^?[\\.\\-_\\/#A-Za-z0-9]{3,24})(\\|\\^?[\\.\\-_\\/#A-Za-z0-9]{3,24}){0,4})$")
+	pattern12 = lazyregexp.New("^(?:[\\w]*)$")
+	pattern13 = lazyregexp.New("^(?:^[a-zA-Z0-9_]+$)$")
+	pattern14 = lazyregexp.New("^(?:^\\d+\\.\\d+(\\.\\d+)?$)$")
+	pattern15 = lazyregexp.New("^(?:[^:*$]*)$")
+	pattern16 = lazyregexp.New("^(?:^[a-zA-Z_][a-zA-Z0-9_]*)$")
+	pattern17 = lazyregexp.New("^(?:[\\w+=/:,.@\\-\\*]*)$")
+	pattern18 = lazyregexp.New("^(?:[\\w-_]*)$")
+	pattern19 = lazyregexp.New("^(?:s3://[a-z0-9][\\.\\-a-z0-9]{1,61}[a-z0-9](/.*)?)$")
+	pattern20 = lazyregexp.New("^(?:[\\w_-]*)$")
+	pattern21 = lazyregexp.New("^(?:^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]+)$)$")
+	pattern22 = lazyregexp.New("^(?:^!?\\*?([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)\\*?$)$")
+	pattern23 = lazyregexp.New("^(?:^([\\p{L}\\p{Z}\\p{N}_.:/=+\\-@]*)$)$")
+	pattern24 = lazyregexp.New("^(?:^vpce-[0-9a-f]{1,64}$)$")
 )
 
 var ruleAccessPolicy = awsapi.StringRule{HasMin: true, Min: 1}

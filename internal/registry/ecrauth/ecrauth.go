@@ -6,16 +6,17 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
+
+	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
 // ecrRef matches the registry part of an ECR image reference.
-var ecrRef = regexp.MustCompile(`^[0-9]{12}\.dkr\.ecr(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/`)
+var ecrRef = lazyregexp.New(`^[0-9]{12}\.dkr\.ecr(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/`)
 
 // ResolveImage maps an ECR-form image reference to the Berth registry at
 // host (host:port, e.g. 127.0.0.1:4566), keeping repository, tag and digest:
