@@ -162,6 +162,10 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	if reg := newRegistry(cfg.Endpoint, opts.AWS); reg != nil {
 		env.Registry = reg
 	}
+	if host, _ := os.Hostname(); host != "" && host == info.Name {
+		// The engine runs on this host: its cgroups are ours to make.
+		env.Cgroups = engine.DetectCgroups("/sys/fs/cgroup", info.CgroupDriver, info.CgroupVersion, a.agentID)
+	}
 	a.engine = engine.New(engine.Config{
 		Runtime: a.rt, DataDir: cfg.DataDir, PullBehavior: cfg.PullBehavior, CleanupWait: cfg.CleanupWait,
 		LogDrivers: cfg.LoggingDrivers, Reporter: &reporter{client: a.ecs, cluster: cfg.Cluster},

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -80,6 +81,12 @@ func removeAgent(t testing.TB, rt runtime.Runtime, agentID string) {
 	vols, _ := rt.ListVolumes(ctx, f)
 	for _, v := range vols {
 		_ = rt.RemoveVolume(ctx, v.Name, true)
+	}
+	if cg := engine.DetectCgroups("/sys/fs/cgroup", "cgroupfs", "1", agentID); cg != nil {
+		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+			cg.V2 = true
+		}
+		cg.RemoveAll()
 	}
 	nets, _ := rt.ListNetworks(ctx, f)
 	for _, n := range nets {

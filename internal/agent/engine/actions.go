@@ -179,6 +179,16 @@ func (r *runner) create(ctx context.Context, t *Task, c *Container, mu *sync.Mut
 		mu.Unlock()
 		return
 	}
+	if cg := r.e.cfg.Env.Cgroups; cg != nil {
+		if cpu, mem := t.Limits(); cpu > 0 || mem > 0 {
+			// The task's limits bound its containers together.
+			if parent, err := cg.Ensure(t.ID(), cpu, mem); err != nil {
+				r.log.Warn("task cgroup: capping each container at the task's limits instead", "err", err)
+			} else {
+				spec.CgroupParent = parent
+			}
+		}
+	}
 	cctx, cancel := context.WithTimeout(ctx, createTimeout)
 	id, err := r.e.cfg.Runtime.CreateContainer(cctx, spec)
 	cancel()
@@ -406,6 +416,11 @@ func (r *runner) cleanup(ctx context.Context, t *Task) {
 				r.log.Warn("removing task volume failed", "volume", v.Name, "err", err)
 			}
 			cancel()
+		}
+	}
+	if cg := r.e.cfg.Env.Cgroups; cg != nil {
+		if err := cg.Remove(t.ID()); err != nil {
+			r.log.Warn("removing the task cgroup failed", "err", err)
 		}
 	}
 	t.Cleaned = true

@@ -50,6 +50,9 @@ type Env struct {
 	// Registry, when set, serves ECR-form image references from Berth's
 	// registry (pull credentials and the local reference).
 	Registry Registry
+	// Cgroups, when set, makes a cgroup per task with task-level limits
+	// (cgroup.go); otherwise each container is capped at them.
+	Cgroups *Cgroups
 }
 
 // Registry maps image references to Berth's registry and signs pulls from
