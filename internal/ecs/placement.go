@@ -76,6 +76,7 @@ type placementRequest struct {
 	Need     resources
 	Requires []ecsapi.Attribute
 	Awsvpc   bool
+	Subnets  []string // awsvpcConfiguration.subnets: instances of other subnets are refused (LOCATION)
 	// Targets, when set (StartTask), names the instance of each task
 	// (len(Targets) == Count); otherwise any instance may take any task.
 	Targets []string
@@ -109,7 +110,7 @@ type placementFailure struct {
 func schedulerRequest(req placementRequest) scheduler.Request {
 	sreq := scheduler.Request{
 		Count: req.Count, CPU: req.Need.CPU, Memory: req.Need.Memory,
-		Ports: req.Need.Ports, PortsUDP: req.Need.PortsUDP, Awsvpc: req.Awsvpc,
+		Ports: req.Need.Ports, PortsUDP: req.Need.PortsUDP, Awsvpc: req.Awsvpc, Subnets: req.Subnets,
 		Group: req.Group, Constraints: req.Constraints, Strategies: req.Strategies,
 		Targets: req.Targets, Seed: req.Seed, CapacityProvider: req.CapacityProvider,
 	}

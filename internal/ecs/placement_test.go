@@ -79,6 +79,16 @@ func TestPlace(t *testing.T) {
 			a.Subnet = netip.MustParsePrefix("10.0.0.0/30") // .2 is the only task address
 			return []placementInstance{a}
 		}(), req: placementRequest{Count: 2, Awsvpc: true}, want: []string{"a"}, failures: []string{reasonENI}},
+		{name: "awsvpc subnet elsewhere", snap: func() []placementInstance {
+			a, b := withSubnet(inst("a", 4096, 4096)), withSubnet(inst("b", 4096, 4096))
+			a.Attributes[scheduler.SubnetAttribute], b.Attributes[scheduler.SubnetAttribute] = "subnet-1", "subnet-2"
+			return []placementInstance{a, b}
+		}(), req: placementRequest{Count: 2, Awsvpc: true, Subnets: []string{"subnet-2"}}, want: []string{"b", "b"}},
+		{name: "awsvpc no instance in the subnets", snap: func() []placementInstance {
+			a := withSubnet(inst("a", 4096, 4096))
+			a.Attributes[scheduler.SubnetAttribute] = "subnet-1"
+			return []placementInstance{a}
+		}(), req: placementRequest{Count: 1, Awsvpc: true, Subnets: []string{"subnet-9"}}, failures: []string{scheduler.ReasonLocation}},
 		{name: "targets", snap: []placementInstance{inst("a", 1024, 1024), inst("b", 1024, 1024)},
 			req: placementRequest{Count: 3, Need: resources{Memory: 600}, Targets: []string{"b", "b", "zzz"}}, want: []string{"b"},
 			failures: []string{reasonMemory, reasonMissing}},

@@ -63,6 +63,10 @@ func TestRunTaskPlacementFailures(t *testing.T) {
 	if len(out.Tasks) != 1 || strings.Join(failureReasons(out.Failures), ",") != "RESOURCE:MEMORY" {
 		t.Fatalf("memory: %d tasks, failures %v", len(out.Tasks), failureReasons(out.Failures))
 	}
+	// The first failure without a detail carries the scheduler's explanation.
+	if d := aws.ToString(out.Failures[0].Detail); d != "Placement: 1 of 1 instances passed; memory removed 1." {
+		t.Errorf("explanation %q", d)
+	}
 	// A definition needing an attribute the instance lacks (task roles).
 	in := webTD("role", 0, 10)
 	in.TaskRoleArn = aws.String("arn:aws:iam::000000000000:role/app")

@@ -219,11 +219,13 @@ func (s *Server) prepareLaunch(cluster string, in launchInput) (launchPlan, erro
 	}
 	awsvpc := networkMode(def) == ecsapi.NetworkModeAwsvpc
 	var subnetID string
+	var subnets []string
 	switch {
 	case awsvpc && (in.NetworkConfiguration == nil || in.NetworkConfiguration.AwsvpcConfiguration == nil):
 		return launchPlan{}, invalidParam("Network Configuration must be provided when networkMode 'awsvpc' is specified.")
 	case awsvpc:
-		if subnets := in.NetworkConfiguration.AwsvpcConfiguration.Subnets; len(subnets) > 0 {
+		subnets = in.NetworkConfiguration.AwsvpcConfiguration.Subnets
+		if len(subnets) > 0 {
 			subnetID = subnets[0]
 		}
 	case in.NetworkConfiguration != nil && in.NetworkConfiguration.AwsvpcConfiguration != nil:
@@ -272,7 +274,40 @@ func (s *Server) prepareLaunch(cluster string, in launchInput) (launchPlan, erro
 		CPU: cpu, Memory: mem, Reserved: need, DesiredState: taskRunning, Version: 1,
 	}
 	return launchPlan{spec: spec, tags: tags, subnetID: subnetID,
-		req: placementRequest{Need: need, Requires: def.RequiresAttributes, Awsvpc: awsvpc, Group: group, Constraints: constraints}}, nil
+		req: placementRequest{Need: need, Requires: overrideRequires(def, in.Overrides), Awsvpc: awsvpc, Subnets: subnets, Group: group, Constraints: constraints}}, nil
+}
+
+// overrideRequires is the definition's requiresAttributes plus what its
+// role overrides need, as if the definition named those roles: a task role
+// needs the agent's task-iam-role capability, an execution role the
+// capabilities that use it.
+func overrideRequires(def ecsapi.TaskDefinition, ov *ecsapi.TaskOverride) []ecsapi.Attribute {
+	out := def.RequiresAttributes
+	if ov == nil {
+		return out
+	}
+	add := func(name string) {
+		if !slices.ContainsFunc(out, func(a ecsapi.Attribute) bool { return a.Name == name }) {
+			out = append(slices.Clip(out), ecsapi.Attribute{Name: name})
+		}
+	}
+	if deref(ov.TaskRoleArn) != "" {
+		add(capLegacy + "task-iam-role")
+		if networkMode(def) == ecsapi.NetworkModeHost {
+			add(capLegacy + "task-iam-role-network-host")
+		}
+	}
+	if deref(ov.ExecutionRoleArn) != "" {
+		for _, cd := range def.ContainerDefinitions {
+			if ecrImageRE.MatchString(deref(cd.Image)) {
+				add(capAttr + "execution-role-ecr-pull")
+			}
+			if lc := cd.LogConfiguration; lc != nil && lc.LogDriver == ecsapi.LogDriverAwslogs {
+				add(capAttr + "execution-role-awslogs")
+			}
+		}
+	}
+	return out
 }
 
 // validateOverrides checks the overrides against the definition.
@@ -502,6 +537,14 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 				res.failures = append(res.failures, fl)
 			}
 			if len(explain) > 0 {
+				// The caller sees it too: as the detail of the first failure
+				// that has none (ECS leaves resource failures without one).
+				for i := range res.failures {
+					if res.failures[i].Detail == nil {
+						res.failures[i].Detail = ptr("Placement: " + strings.Join(explain, "; ") + ".")
+						break
+					}
+				}
 				s.log.Info("tasks left unplaced", "cluster", cluster, "taskDefinition", plan.spec.TaskDefinitionARN,
 					"placed", len(assigned), "count", plan.req.Count, "placement", strings.Join(explain, "; "))
 				if plan.explain != nil {
@@ -652,7 +695,7 @@ func (s *Server) newTask(plan launchPlan, a assignment, pi placementInstance, no
 			AttachmentID: awsapi.NewRequestID(), IPv4: a.IPv4.String(), Subnet: pi.Subnet.String(),
 			Gateway: awsvpcGateway(pi.Subnet).String(), MAC: macFor(a.IPv4),
 		}}
-		if id := pi.Attributes["ecs.subnet-id"]; id != "" {
+		if id := pi.Attributes[scheduler.SubnetAttribute]; id != "" {
 			spec.Network.SubnetID = id
 		} else {
 			spec.Network.SubnetID = plan.subnetID

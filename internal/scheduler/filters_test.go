@@ -30,6 +30,8 @@ func TestFilters(t *testing.T) {
 		{"udp", func(in *Instance) { in.PortsUDP = map[int32]bool{53: true} }, Request{PortsUDP: []int32{53}}, FilterPortsUDP, ReasonPortsUDP, "53"},
 		{"awsvpc network", nil, Request{Awsvpc: true}, FilterAwsvpc, ReasonAttribute, AwsvpcNetworkAttribute},
 		{"eni", func(in *Instance) { in.AwsvpcSlots = 0 }, Request{Awsvpc: true}, FilterENI, ReasonENI, ""},
+		{"location", func(in *Instance) { in.AwsvpcSlots, in.Attributes[SubnetAttribute] = 5, "subnet-a" },
+			Request{Awsvpc: true, Subnets: []string{"subnet-b", "subnet-c"}}, FilterLocation, ReasonLocation, "subnet-a"},
 		{"distinctInstance", func(in *Instance) { in.Groups = map[string]int{"family:web": 1} }, Request{Group: "family:web", Constraints: []Constraint{{Type: "distinctInstance"}}}, FilterDistinctInstance, ReasonDistinctInstance, ""},
 	}
 	for _, tt := range tests {
@@ -56,7 +58,7 @@ func TestFilters(t *testing.T) {
 			// Without the obstacle the task fits.
 			if tt.mutate != nil && tt.filter != FilterCapacityProvider {
 				ok := mustPlace(t, NewSnapshot(cluster(1, nil)), req)
-				if len(ok.Placements) != 1 && tt.filter != FilterAwsvpc && tt.filter != FilterENI {
+				if len(ok.Placements) != 1 && tt.filter != FilterAwsvpc && tt.filter != FilterENI && tt.filter != FilterLocation {
 					t.Errorf("unobstructed instance refused: %+v", ok.Failures)
 				}
 			}
@@ -142,5 +144,32 @@ func TestValidate(t *testing.T) {
 	}
 	if err := Validate(ok); err != nil {
 		t.Errorf("Validate: %v", err)
+	}
+}
+
+// TestLocationKeepsAwsvpcTasksInTheirSubnets: an awsvpc request naming
+// subnets goes only to instances whose task network is one of them (or
+// that name none).
+func TestLocationKeepsAwsvpcTasksInTheirSubnets(t *testing.T) {
+	t.Parallel()
+	insts := cluster(3, nil)
+	for i, sn := range []string{"subnet-a", "subnet-b", ""} {
+		insts[i].AwsvpcSlots = 10
+		if sn != "" {
+			insts[i].Attributes[SubnetAttribute] = sn
+		}
+	}
+	s := NewSnapshot(insts)
+	res := mustPlace(t, s, Request{Count: 6, Awsvpc: true, Subnets: []string{"subnet-b"}, Strategies: []Strategy{{"spread", "instanceId"}}})
+	for _, id := range res.Placements {
+		if id == "i0000" {
+			t.Fatalf("placed on the instance of subnet-a: %v", res.Placements)
+		}
+	}
+	if len(res.Placements) != 6 {
+		t.Fatalf("placed %v: %s", res.Placements, res.Explanation(3))
+	}
+	if any := mustPlace(t, s, Request{Count: 3, Awsvpc: true, Strategies: []Strategy{{"spread", "instanceId"}}}); len(countBy(s, any.Placements, SubnetAttribute)) != 3 {
+		t.Errorf("without subnets every instance takes tasks: %v", any.Placements)
 	}
 }

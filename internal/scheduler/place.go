@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"math/rand/v2"
+	"slices"
 )
 
 // Place places req on the snapshot: the indexed pipeline (see the package
@@ -234,6 +235,9 @@ func (r *run) check(i int) Filter {
 		if in.AwsvpcSlots < 0 {
 			return FilterAwsvpc
 		}
+		if sn, ok := in.Attributes[SubnetAttribute]; ok && len(req.Subnets) > 0 && !slices.Contains(req.Subnets, sn) {
+			return FilterLocation
+		}
 		if int64(in.AwsvpcSlots) <= p {
 			return FilterENI
 		}
@@ -422,6 +426,8 @@ func (r *run) detail(i int, f Filter) string {
 		}
 	case FilterAwsvpc:
 		return AwsvpcNetworkAttribute
+	case FilterLocation:
+		return in.Attributes[SubnetAttribute]
 	}
 	return ""
 }

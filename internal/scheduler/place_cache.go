@@ -31,7 +31,7 @@ const filterUnset = numFilters
 // requests of one shape share a kept index.
 func shapeKey(req *Request) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%d|%d|%v|%v|%t|%q|%q|", req.CPU, req.Memory, req.Ports, req.PortsUDP, req.Awsvpc, req.Group, req.CapacityProvider)
+	fmt.Fprintf(&b, "%d|%d|%v|%v|%t|%q|%q|%q|", req.CPU, req.Memory, req.Ports, req.PortsUDP, req.Awsvpc, req.Subnets, req.Group, req.CapacityProvider)
 	for _, a := range req.Requires {
 		if a.Value != nil {
 			fmt.Fprintf(&b, "r%q=%q|", a.Name, *a.Value)

@@ -80,6 +80,8 @@ func reasonOf(f Filter, status string) string {
 		return ReasonPortsUDP
 	case FilterENI:
 		return ReasonENI
+	case FilterLocation:
+		return ReasonLocation
 	case FilterDistinctInstance:
 		return ReasonDistinctInstance
 	}

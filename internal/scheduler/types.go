@@ -69,6 +69,10 @@ type Request struct {
 	CPU, Memory      int64
 	Ports, PortsUDP  []int32 // static host ports each task needs
 	Awsvpc           bool    // each task needs an awsvpc address
+	// Subnets, for an awsvpc request, are the subnets it may use: an
+	// instance whose task network is another subnet (its SubnetAttribute)
+	// is refused with LOCATION. Empty: any.
+	Subnets []string
 	Group            string  // task group the spread and distinctInstance rules count
 	Requires         []Attribute
 	Constraints      []Constraint
@@ -101,6 +105,7 @@ const (
 	FilterPorts
 	FilterPortsUDP
 	FilterAwsvpc
+	FilterLocation
 	FilterENI
 	FilterDistinctInstance
 	FilterMissing // a StartTask target that is not in the snapshot
@@ -108,7 +113,7 @@ const (
 )
 
 var filterNames = [numFilters]string{"", "status", "agentConnected", "capacityProvider", "requiresAttributes",
-	"memberOf", "cpu", "memory", "ports", "portsUdp", "awsvpc", "eni", "distinctInstance", "missing"}
+	"memberOf", "cpu", "memory", "ports", "portsUdp", "awsvpc", "location", "eni", "distinctInstance", "missing"}
 
 func (f Filter) String() string { return filterNames[f] }
 
@@ -121,6 +126,7 @@ const (
 	ReasonPorts            = "RESOURCE:PORTS"
 	ReasonPortsUDP         = "RESOURCE:PORTS_UDP"
 	ReasonENI              = "RESOURCE:ENI"
+	ReasonLocation         = "LOCATION"
 	ReasonMissing          = "MISSING"
 	ReasonInactive         = "INACTIVE"
 	ReasonDraining         = "DRAINING"
@@ -128,6 +134,9 @@ const (
 	ReasonMemberOf         = "MemberOf placement constraint unsatisfied."
 	ReasonDistinctInstance = "DistinctInstance placement constraint unsatisfied."
 )
+
+// SubnetAttribute names the subnet of an instance's awsvpc task network.
+const SubnetAttribute = "ecs.subnet-id"
 
 // AwsvpcNetworkAttribute is the detail of the ATTRIBUTE failure of an
 // instance without an awsvpc task network.
