@@ -65,15 +65,15 @@ const (
 
 // Request is Count identical tasks of one group to place.
 type Request struct {
-	Count            int
-	CPU, Memory      int64
-	Ports, PortsUDP  []int32 // static host ports each task needs
-	Awsvpc           bool    // each task needs an awsvpc address
+	Count           int
+	CPU, Memory     int64
+	Ports, PortsUDP []int32 // static host ports each task needs
+	Awsvpc          bool    // each task needs an awsvpc address
 	// Subnets, for an awsvpc request, are the subnets it may use: an
 	// instance whose task network is another subnet (its SubnetAttribute)
 	// is refused with LOCATION. Empty: any.
-	Subnets []string
-	Group            string  // task group the spread and distinctInstance rules count
+	Subnets          []string
+	Group            string // task group the spread and distinctInstance rules count
 	Requires         []Attribute
 	Constraints      []Constraint
 	Strategies       []Strategy
