@@ -82,34 +82,10 @@ func (s *Snapshot) place(req *Request, linear bool) (Result, error) {
 	for _, e := range c.memberOf {
 		r.static = append(r.static, s.staticMemberOf(e))
 	}
-	r.slot = make([]int, len(c.strategies))
-	for k, st := range c.strategies {
-		switch st.kind {
-		case kindRandom:
-			if k < r.randomAt {
-				r.randomAt = k
-			}
-		case kindSpreadAttribute:
-			col := s.column(st.attr)
-			r.slot[k] = -1
-			for j, have := range r.cols {
-				if have == col {
-					r.slot[k] = j
-				}
-			}
-			if r.slot[k] < 0 {
-				r.slot[k] = len(r.cols)
-				r.cols = append(r.cols, col)
-				counts := make([]int, len(col.values)+1)
-				copy(counts, s.groupCounts(req.Group, st.attr))
-				r.counts = append(r.counts, counts)
-			}
-		default:
-			if k < r.randomAt {
-				r.slot[k] = r.nKeys
-				r.nKeys++
-			}
-		}
+	r.layout(c)
+	for j, col := range r.cols {
+		r.counts[j] = make([]int, len(col.values)+1)
+		copy(r.counts[j], s.groupCounts(req.Group, r.attrs[j]))
 	}
 
 	var res Result
@@ -186,6 +162,34 @@ func (s *Snapshot) place(req *Request, linear bool) (Result, error) {
 	}
 	r.finish(&res, unplaced > 0, false)
 	return res, nil
+}
+
+// layout gives each strategy its slot: a column (one per distinct spread
+// attribute) or an instance-level key; randomAt is the first random
+// strategy. counts gets one (nil) entry per column.
+func (r *run) layout(c *compiled) {
+	r.randomAt = len(c.strategies)
+	r.slot = make([]int, len(c.strategies))
+	for k, st := range c.strategies {
+		switch st.kind {
+		case kindRandom:
+			r.randomAt = min(r.randomAt, k)
+		case kindSpreadAttribute:
+			col := r.s.column(st.attr)
+			r.slot[k] = slices.Index(r.cols, col)
+			if r.slot[k] < 0 {
+				r.slot[k] = len(r.cols)
+				r.cols = append(r.cols, col)
+				r.attrs = append(r.attrs, st.attr)
+				r.counts = append(r.counts, nil)
+			}
+		default:
+			if k < r.randomAt {
+				r.slot[k] = r.nKeys
+				r.nKeys++
+			}
+		}
+	}
 }
 
 // check runs the filters on instance i with the tasks planned on it and

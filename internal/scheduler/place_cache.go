@@ -96,28 +96,8 @@ func (r *run) prepare(req *Request, c *compiled) {
 // newKeptRun builds the index of req's shape from scratch.
 func (s *Snapshot) newKeptRun(req *Request, c *compiled) *run {
 	n := len(s.insts)
-	r := &run{s: s, kept: true, randomAt: len(c.strategies)}
-	r.slot = make([]int, len(c.strategies))
-	for k, st := range c.strategies {
-		if st.kind != kindSpreadAttribute {
-			r.slot[k] = r.nKeys
-			r.nKeys++
-			continue
-		}
-		col := s.column(st.attr)
-		r.slot[k] = -1
-		for j, have := range r.cols {
-			if have == col {
-				r.slot[k] = j
-			}
-		}
-		if r.slot[k] < 0 {
-			r.slot[k] = len(r.cols)
-			r.cols = append(r.cols, col)
-			r.attrs = append(r.attrs, st.attr)
-			r.counts = append(r.counts, nil)
-		}
-	}
+	r := &run{s: s, kept: true}
+	r.layout(c)
 	r.prepare(req, c)
 	for _, col := range r.cols {
 		r.nvals = append(r.nvals, len(col.values))
@@ -130,15 +110,12 @@ func (s *Snapshot) newKeptRun(req *Request, c *compiled) *run {
 	r.inHeap = make([]bool, n)
 	for i := range n {
 		r.rej[i] = filterUnset
-		f := r.check(i)
-		r.setRej(i, f)
-		if f != filterNone {
+		if f := r.check(i); f != filterNone {
+			r.setRej(i, f)
 			continue
 		}
-		cl := r.cellFor(i)
-		r.pos[i] = int32(len(cl.h))
-		cl.h = append(cl.h, r.entry(i))
-		r.inHeap[i] = true
+		r.setRej(i, filterNone)
+		r.insert(i)
 	}
 	for _, cl := range r.cells {
 		for j := len(cl.h)/2 - 1; j >= 0; j-- {
@@ -214,11 +191,17 @@ func (r *run) refresh(i int) {
 	if f != filterNone {
 		return
 	}
+	cl := r.insert(i)
+	r.up(cl, len(cl.h)-1)
+}
+
+// insert appends feasible instance i to its cell's heap (not yet sifted).
+func (r *run) insert(i int) *cell {
 	cl := r.cellFor(i)
 	r.pos[i] = int32(len(cl.h))
 	cl.h = append(cl.h, r.entry(i))
 	r.inHeap[i] = true
-	r.up(cl, len(cl.h)-1)
+	return cl
 }
 
 // setRej records filter f's verdict on instance i, keeping the kept
