@@ -424,31 +424,94 @@ func TestDrainingInstanceReplica(t *testing.T) {
 	}
 }
 
-// TestThrottle: tasks that keep failing before RUNNING delay launches, with
-// ECS's event.
+// TestThrottle: after throttleAfter (3) tasks in a row stop before they
+// run, launches wait throttleBase (5 s) after the last failure, doubling per
+// further failure up to throttleMax (15 min), with the ECS event; a new
+// deployment clears the throttle and launches at once.
 func TestThrottle(t *testing.T) {
 	t.Parallel()
+	const msg = "(service web) is unable to consistently start tasks successfully."
 	s := newSim(t, 5, 1, 100, 200, false)
-	for range 6 {
-		s.step()
+	if p := s.step(); len(p.Start) != 1 || p.Start[0].Count != 1 {
+		t.Fatalf("first pass: start %+v", p.Start)
+	}
+	// fail stops the pending task before it ran, as the agent reports a
+	// task that failed to start.
+	fail := func() time.Time {
+		t.Helper()
+		n := 0
 		for i := range s.tasks {
 			if s.tasks[i].LastStatus == "PENDING" {
 				s.tasks[i].LastStatus, s.tasks[i].StoppedAt, s.tasks[i].StopCode = TaskStopped, s.now, "TaskFailedToStart"
+				n++
 			}
 		}
+		if n != 1 {
+			t.Fatalf("%d pending tasks, want 1\n%s", n, s.dump())
+		}
+		return s.now
 	}
+	hasEvent := func() bool {
+		for _, e := range s.st.Events {
+			if e.Message == msg {
+				return true
+			}
+		}
+		return false
+	}
+	want := []time.Duration{0, 0, 5 * time.Second, 10 * time.Second, 20 * time.Second, 40 * time.Second,
+		80 * time.Second, 160 * time.Second, 320 * time.Second, 640 * time.Second,
+		15 * time.Minute, 15 * time.Minute, 15 * time.Minute, 15 * time.Minute}
+	for i, delay := range want {
+		failures := i + 1
+		stoppedAt := fail()
+		p := s.step()
+		if delay == 0 {
+			if !s.st.NotBefore.IsZero() || len(p.Start) != 1 || p.Wait != 0 {
+				t.Fatalf("after %d failures: notBefore %v start %+v wait %v, want no throttle and a launch", failures, s.st.NotBefore, p.Start, p.Wait)
+			}
+			if hasEvent() {
+				t.Fatalf("after %d failures: throttle event before the throttle: %+v", failures, s.st.Events)
+			}
+			continue
+		}
+		if got := s.st.NotBefore.Sub(stoppedAt); got != delay {
+			t.Fatalf("after %d failures: delay %v, want %v", failures, got, delay)
+		}
+		if len(p.Start) != 0 {
+			t.Fatalf("after %d failures: launched while throttled: %+v", failures, p.Start)
+		}
+		if p.Wait != s.st.NotBefore.Sub(s.now) {
+			t.Fatalf("after %d failures: wait %v, want %v (until notBefore)", failures, p.Wait, s.st.NotBefore.Sub(s.now))
+		}
+		if len(s.st.Events) == 0 || s.st.Events[0].Message != msg {
+			t.Fatalf("after %d failures: newest event %+v, want %q", failures, s.st.Events, msg)
+		}
+		// One second before notBefore still nothing; at notBefore one launch.
+		s.now = s.st.NotBefore.Add(-2 * time.Second)
+		if p := s.step(); len(p.Start) != 0 {
+			t.Fatalf("after %d failures: launched 1s before notBefore: %+v", failures, p.Start)
+		}
+		if p := s.step(); len(p.Start) != 1 || p.Start[0].Count != 1 {
+			t.Fatalf("after %d failures: at notBefore start %+v, want 1", failures, p.Start)
+		}
+	}
+	// Throttled again, then a new deployment: the throttle is cleared and
+	// its task launches in the same pass.
+	fail()
+	s.step()
 	if !s.st.NotBefore.After(s.now) {
-		t.Fatalf("no throttle after repeated failures: %+v", s.st)
+		t.Fatalf("not throttled before the new deployment: notBefore %v now %v", s.st.NotBefore, s.now)
 	}
-	if p := s.step(); len(p.Start) != 0 {
-		t.Fatalf("launched while throttled: %+v", p.Start)
+	s.svc.DeploymentID = DeploymentID(s.now.Add(time.Second))
+	s.svc.DeploymentCreatedAt = s.now.Add(time.Second)
+	s.svc.TaskDefinition = "td:2"
+	p := s.step()
+	if !s.st.NotBefore.IsZero() {
+		t.Fatalf("new deployment: notBefore %v, want cleared", s.st.NotBefore)
 	}
-	found := false
-	for _, e := range s.st.Events {
-		found = found || e.Message == "(service web) is unable to consistently start tasks successfully."
-	}
-	if !found {
-		t.Errorf("no throttle event: %+v", s.st.Events)
+	if len(p.Start) != 1 || p.Start[0].DeploymentID != s.svc.DeploymentID || p.Start[0].Count != 1 || p.Wait != 0 {
+		t.Fatalf("new deployment: start %+v wait %v, want 1 task of %s at once", p.Start, p.Wait, s.svc.DeploymentID)
 	}
 }
 
