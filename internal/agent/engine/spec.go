@@ -140,7 +140,11 @@ func buildSpec(t *Task, c *Container, env Env, pauseID string) (runtime.Containe
 	for _, kv := range d.Environment {
 		spec.Env[deref(kv.Name)] = deref(kv.Value)
 	}
-	if env.MetadataURL != nil {
+	// A container in network mode none has only a loopback interface: no
+	// address of the endpoint is reachable from it, so, as the ECS agent does
+	// not offer the endpoint to such tasks, it gets no URI rather than a
+	// dead one.
+	if env.MetadataURL != nil && mode != "none" {
 		spec.Env["ECS_CONTAINER_METADATA_URI_V4"] = env.MetadataURL(mode) + "/v4/" + c.MetadataToken
 	}
 	if env.Region != "" {

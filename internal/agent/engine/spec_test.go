@@ -2,7 +2,6 @@ package engine
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -99,8 +98,8 @@ func TestBuildSpecNetworkModes(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got.NetworkMode != tt.wantNet || len(got.Ports) != 0 || !strings.HasPrefix(got.Env["ECS_CONTAINER_METADATA_URI_V4"], "http://md-"+tt.mode+"/v4/") {
-			t.Errorf("%s: network %q ports %v env %v", tt.mode, got.NetworkMode, got.Ports, got.Env)
+		if got.NetworkMode != tt.wantNet || len(got.Ports) != 0 {
+			t.Errorf("%s: network %q ports %v", tt.mode, got.NetworkMode, got.Ports)
 		}
 		if tt.mode == "awsvpc" {
 			p, _ := buildSpec(tk, tk.Containers[0], env, "")
@@ -108,5 +107,57 @@ func TestBuildSpecNetworkModes(t *testing.T) {
 				t.Errorf("pause spec %+v", p)
 			}
 		}
+	}
+}
+
+// TestBuildSpecMetadataURIByNetworkMode: every mode with a network gets the
+// endpoint as seen from that mode; none gets no URI at all (it could not reach
+// one), as the ECS agent offers none-mode tasks no endpoint.
+func TestBuildSpecMetadataURIByNetworkMode(t *testing.T) {
+	t.Parallel()
+	env := Env{AgentID: "ag", MetadataURL: func(mode string) string { return "http://md-" + mode }, Network: "berth-net"}
+	def := ecsapi.ContainerDefinition{Name: ptr("app"), Image: ptr("img")}
+	for _, tt := range []struct {
+		mode string // "" is the default, bridge
+		want string // URI prefix; "" means the variables must be absent
+	}{
+		{"", "http://md-bridge/v4/"},
+		{"bridge", "http://md-bridge/v4/"},
+		{"host", "http://md-host/v4/"},
+		{"awsvpc", "http://md-awsvpc/v4/"},
+		{"none", ""},
+	} {
+		name := tt.mode
+		if name == "" {
+			name = "default"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			d := ecsapi.TaskDefinition{Family: ptr("f"), ContainerDefinitions: []ecsapi.ContainerDefinition{def}}
+			if tt.mode != "" {
+				nm := ecsapi.NetworkMode(tt.mode)
+				d.NetworkMode = &nm
+			}
+			tk := NewTask(agentproto.TaskSpec{TaskARN: "arn:x:task/c/t3", Definition: d})
+			got, err := buildSpec(tk, tk.Container("app"), env, "pause-id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			v4, ok := got.Env["ECS_CONTAINER_METADATA_URI_V4"]
+			if tt.want == "" {
+				if ok {
+					t.Errorf("ECS_CONTAINER_METADATA_URI_V4 = %q in network mode none, want it absent", v4)
+				}
+			} else if !ok || v4 != tt.want+tk.Container("app").MetadataToken {
+				t.Errorf("ECS_CONTAINER_METADATA_URI_V4 = %q (set %v), want %q + token", v4, ok, tt.want)
+			}
+			if v3, ok := got.Env["ECS_CONTAINER_METADATA_URI"]; ok && tt.want == "" {
+				t.Errorf("ECS_CONTAINER_METADATA_URI = %q in network mode none, want it absent", v3)
+			}
+			// Other injected variables do not depend on the network.
+			if got.Env["AWS_EXECUTION_ENV"] != "AWS_ECS_EC2" {
+				t.Errorf("env %v", got.Env)
+			}
+		})
 	}
 }
