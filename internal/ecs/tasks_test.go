@@ -2,6 +2,7 @@ package ecs_test
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -313,8 +314,21 @@ func TestDescribeAndListTasks(t *testing.T) {
 	if n := count(&ecs.ListTasksInput{StartedBy: aws.String("by-web")}); n != 3 {
 		t.Fatalf("startedBy: %d", n)
 	}
-	if n := count(&ecs.ListTasksInput{LaunchType: types.LaunchTypeEc2}); n != 7 {
-		t.Fatalf("launchType: %d", n)
+	// Every Berth task runs on an EC2-style instance: the launchType filter
+	// keeps them all for EC2 and none for the other launch types.
+	for lt, want := range map[types.LaunchType]int{
+		types.LaunchTypeEc2: 7, types.LaunchTypeFargate: 0, types.LaunchTypeExternal: 0, types.LaunchTypeManagedInstances: 0,
+	} {
+		if n := count(&ecs.ListTasksInput{LaunchType: lt}); n != want {
+			t.Fatalf("launchType %s: %d tasks, want %d", lt, n, want)
+		}
+	}
+	// A value outside the enum fails the model's validation, before any
+	// filtering (the SDK sends it as is).
+	_, err = c.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String("list"), LaunchType: "BOGUS"})
+	if errCode(t, err) != "InvalidParameterException" ||
+		!strings.Contains(err.Error(), "Value 'BOGUS' at 'launchType' failed to satisfy constraint: Member must satisfy enum value set: [EC2, FARGATE, EXTERNAL, MANAGED_INSTANCES]") {
+		t.Fatalf("launchType BOGUS: %v", err)
 	}
 	if na, nb := count(&ecs.ListTasksInput{ContainerInstance: aws.String(a)}), count(&ecs.ListTasksInput{ContainerInstance: aws.String(b)}); na+nb != 7 || nb < 1 {
 		t.Fatalf("by instance: %d + %d", na, nb)
