@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -47,6 +48,9 @@ func newAgentCmd() *cobra.Command {
 				return fmt.Errorf("no control plane endpoint: set --endpoint or AWS_ENDPOINT_URL")
 			}
 			log := newLogger(logLevel)
+			if _, set := os.LookupEnv("GOGC"); !set {
+				debug.SetGCPercent(agentGCPercent)
+			}
 			awsCfg, err := awsconfig.LoadDefaultConfig(cmd.Context(), awsconfig.WithRegion(cfg.Region))
 			if err != nil {
 				return fmt.Errorf("loading AWS credentials: %w", err)
@@ -106,6 +110,12 @@ func runAgent(ctx context.Context, cfg config.Config, awsCfg aws.Config, dockerH
 	}
 	return a.Run(ctx)
 }
+
+// agentGCPercent is berth agent's GOGC unless the environment sets one. Its
+// live heap is small (about 5 MiB, mostly what package initialisers built),
+// so collecting at +50% instead of +100% costs little CPU and keeps 1 to
+// 2.5 MiB less resident with 50 tasks (BenchmarkAgentRSS).
+const agentGCPercent = 50
 
 // trimWait bounds how long the agent command waits for its first link
 // before it trims start-up memory anyway (the control plane may be down).
