@@ -188,17 +188,29 @@ func (e *env) service(name string) types.Service {
 	return out.Services[0]
 }
 
-// tasks describes the service's tasks that are not STOPPED (any desired
-// status).
-func (e *env) tasks(service string) []types.Task {
+// allTasks describes every task of the service, STOPPED ones included
+// (they stay listed for an hour). A task whose desired status changes
+// between the two listings appears in both and is described once.
+func (e *env) allTasks(service string) []types.Task {
 	e.t.Helper()
 	var arns []string
+	seen := map[string]bool{}
+	// RUNNING first: desired status only goes from RUNNING to STOPPED, so
+	// no task slips between the listings.
 	for _, ds := range []types.DesiredStatus{types.DesiredStatusRunning, types.DesiredStatusStopped} {
-		out, err := e.c.ListTasks(e.t.Context(), &ecs.ListTasksInput{Cluster: aws.String(e.cluster), ServiceName: aws.String(service), DesiredStatus: ds, MaxResults: aws.Int32(100)})
-		if err != nil {
-			e.t.Fatal(err)
+		p := ecs.NewListTasksPaginator(e.c, &ecs.ListTasksInput{Cluster: aws.String(e.cluster), ServiceName: aws.String(service), DesiredStatus: ds, MaxResults: aws.Int32(100)})
+		for p.HasMorePages() {
+			out, err := p.NextPage(e.t.Context())
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			for _, arn := range out.TaskArns {
+				if !seen[arn] {
+					seen[arn] = true
+					arns = append(arns, arn)
+				}
+			}
 		}
-		arns = append(arns, out.TaskArns...)
 	}
 	var tasks []types.Task
 	for chunk := range slices.Chunk(arns, 100) {
@@ -206,31 +218,57 @@ func (e *env) tasks(service string) []types.Task {
 		if err != nil {
 			e.t.Fatal(err)
 		}
-		for _, tk := range out.Tasks {
-			if aws.ToString(tk.LastStatus) != "STOPPED" {
-				tasks = append(tasks, tk)
-			}
-		}
+		tasks = append(tasks, out.Tasks...)
 	}
 	return tasks
+}
+
+// tasks describes the service's tasks that are not STOPPED (any desired
+// status).
+func (e *env) tasks(service string) []types.Task {
+	e.t.Helper()
+	return slices.DeleteFunc(e.allTasks(service), func(tk types.Task) bool { return aws.ToString(tk.LastStatus) == "STOPPED" })
+}
+
+// census counts a service's tasks as a rollout's bounds see them.
+type census struct {
+	// running: desired and last status RUNNING (healthy, as these task
+	// definitions have no health checks); active: desired RUNNING and not
+	// STOPPED (what the controller counts toward maximumPercent).
+	running, active int
+	// notStopped: any task not STOPPED, one told to stop but still running
+	// included (ECS's "RUNNING or PENDING state").
+	notStopped int
+	// byTD counts running tasks by task definition.
+	byTD map[string]int
+}
+
+func countTasks(tasks []types.Task) census {
+	c := census{byTD: map[string]int{}}
+	for _, tk := range tasks {
+		st := aws.ToString(tk.LastStatus)
+		if st == "STOPPED" {
+			continue
+		}
+		c.notStopped++
+		if aws.ToString(tk.DesiredStatus) != "RUNNING" {
+			continue
+		}
+		c.active++
+		if st == "RUNNING" {
+			c.running++
+			c.byTD[aws.ToString(tk.TaskDefinitionArn)]++
+		}
+	}
+	return c
 }
 
 // running counts RUNNING tasks of the service (healthy, as these task
 // definitions have no health checks) and RUNNING or PENDING ones.
 func (e *env) running(service string) (running, active int, byTD map[string]int) {
-	byTD = map[string]int{}
-	for _, tk := range e.tasks(service) {
-		st := aws.ToString(tk.LastStatus)
-		if aws.ToString(tk.DesiredStatus) != "RUNNING" {
-			continue
-		}
-		active++
-		if st == "RUNNING" {
-			running++
-			byTD[aws.ToString(tk.TaskDefinitionArn)]++
-		}
-	}
-	return
+	e.t.Helper()
+	c := countTasks(e.tasks(service))
+	return c.running, c.active, c.byTD
 }
 
 func (e *env) waitStable(service string, timeout time.Duration) {

@@ -67,7 +67,8 @@ func TestE2EScaleAndReplace(t *testing.T) {
 }
 
 // TestE2ERollingUpdate: 4 tasks, 50/200, a new revision: by polling, never
-// fewer than 2 healthy nor more than 8 running; the rollout completes.
+// fewer than 2 healthy nor more than 8 running (a task told to stop counts
+// until it has stopped); the rollout completes.
 func TestE2ERollingUpdate(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 2)
@@ -84,18 +85,18 @@ func TestE2ERollingUpdate(t *testing.T) {
 	if _, err := e.c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(e.cluster), Service: aws.String("web"), TaskDefinition: aws.String(td2)}); err != nil {
 		t.Fatal(err)
 	}
-	minHealthy, maxRunning, polls := 4, 0, 0
+	minHealthy, maxActive, maxNotStopped, polls := 4, 0, 0, 0
 	var completed time.Duration
 	deadline := time.Now().Add(2 * time.Minute)
 	for time.Now().Before(deadline) {
-		running, active, byTD := e.running("web")
+		c := countTasks(e.tasks("web"))
 		polls++
 		// maxPercent bounds running plus pending tasks: an over-start shows
-		// first as PENDING.
-		minHealthy, maxRunning = min(minHealthy, running), max(maxRunning, active)
+		// first as PENDING, and a stopped task counts until it is STOPPED.
+		minHealthy, maxActive, maxNotStopped = min(minHealthy, c.running), max(maxActive, c.active), max(maxNotStopped, c.notStopped)
 		s := e.service("web")
 		if len(s.Deployments) == 1 && s.Deployments[0].RolloutState == types.DeploymentRolloutStateCompleted &&
-			aws.ToString(s.Deployments[0].TaskDefinition) == td2 && byTD[td2] == 4 && running == 4 {
+			aws.ToString(s.Deployments[0].TaskDefinition) == td2 && c.byTD[td2] == 4 && c.running == 4 {
 			completed = time.Since(start)
 			break
 		}
@@ -105,9 +106,9 @@ func TestE2ERollingUpdate(t *testing.T) {
 		s := e.service("web")
 		t.Fatalf("rollout not completed: %+v\nevents %q", s.Deployments, messages(s))
 	}
-	t.Logf("rolling update of 4 tasks (50/200): COMPLETED after %s; %d polls saw between %d and %d running", completed.Round(time.Millisecond), polls, minHealthy, maxRunning)
-	if minHealthy < 2 || maxRunning > 8 {
-		t.Fatalf("saw %d healthy at the lowest and %d running at the highest, want >= 2 and <= 8", minHealthy, maxRunning)
+	t.Logf("rolling update of 4 tasks (50/200): COMPLETED after %s; %d polls saw between %d and %d running (%d not STOPPED)", completed.Round(time.Millisecond), polls, minHealthy, maxActive, maxNotStopped)
+	if minHealthy < 2 || maxActive > 8 || maxNotStopped > 8 {
+		t.Fatalf("saw %d healthy at the lowest, %d wanted running or pending and %d not STOPPED at the highest, want >= 2, <= 8 and <= 8", minHealthy, maxActive, maxNotStopped)
 	}
 	e.waitStable("web", 30*time.Second)
 }
