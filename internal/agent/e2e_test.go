@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -370,11 +372,66 @@ func TestE2EMetadataEndpointFromContainers(t *testing.T) {
 			if info.Task.Limits.CPU != 0.25 || len(info.Task.Containers) != 1 || info.Task.Containers[0].Networks[0].NetworkMode != mode {
 				t.Errorf("task metadata: %+v", info.Task)
 			}
+			checkStatsFromInside(t, fmt.Sprintf("http://%s:%d", host, port), info.Container.DockerId)
 			if _, err := client.StopTask(t.Context(), &ecs.StopTaskInput{Cluster: aws.String(cluster), Task: aws.String(arn)}); err != nil {
 				t.Fatal(err)
 			}
 		})
 	}
+}
+
+// dockerStats is the part of a Docker stats sample the metadata endpoint's
+// /stats and /task/stats must carry (the engine's JSON, as the ECS agent
+// relays it).
+type dockerStats struct {
+	ID       string `json:"id"`
+	CPUStats *struct {
+		CPUUsage struct {
+			TotalUsage uint64 `json:"total_usage"`
+		} `json:"cpu_usage"`
+	} `json:"cpu_stats"`
+	MemoryStats *struct {
+		Usage uint64 `json:"usage"`
+	} `json:"memory_stats"`
+}
+
+// checkStatsFromInside reads ${ECS_CONTAINER_METADATA_URI_V4}/stats and
+// /task/stats from inside the task's one container (the sample app's
+// /metadata relays them; the image has no curl) and checks they are Docker
+// stats of that running container.
+func checkStatsFromInside(t *testing.T, app, dockerID string) {
+	t.Helper()
+	check := func(what string, s *dockerStats) {
+		t.Helper()
+		if s == nil || s.CPUStats == nil || s.MemoryStats == nil {
+			t.Fatalf("%s: no cpu_stats or memory_stats: %+v", what, s)
+		}
+		if s.MemoryStats.Usage == 0 || s.CPUStats.CPUUsage.TotalUsage == 0 {
+			t.Errorf("%s: memory_stats.usage %d, cpu_stats.cpu_usage.total_usage %d; want both > 0 for a running container",
+				what, s.MemoryStats.Usage, s.CPUStats.CPUUsage.TotalUsage)
+		}
+		if s.ID != dockerID {
+			t.Errorf("%s: stats of %q, want the container's %q", what, s.ID, dockerID)
+		}
+	}
+	body := get(t, app+"/metadata?path=/stats")
+	var one *dockerStats
+	if err := json.Unmarshal([]byte(body), &one); err != nil {
+		t.Fatalf("/stats: %v: %s", err, body)
+	}
+	check("/stats", one)
+
+	body = get(t, app+"/metadata?path=/task/stats")
+	var byID map[string]*dockerStats
+	if err := json.Unmarshal([]byte(body), &byID); err != nil {
+		t.Fatalf("/task/stats: %v: %s", err, body)
+	}
+	// Keyed by Docker id; only the task's own containers (never the awsvpc
+	// pause container).
+	if len(byID) != 1 || byID[dockerID] == nil {
+		t.Fatalf("/task/stats keys %v, want only %s: %s", slices.Collect(maps.Keys(byID)), dockerID, body)
+	}
+	check("/task/stats["+dockerID+"]", byID[dockerID])
 }
 
 func freePort(t *testing.T) int {

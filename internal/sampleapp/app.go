@@ -160,6 +160,7 @@ func (a *app) routes() http.Handler {
 	mux.HandleFunc("/file", a.handleFile)
 	mux.HandleFunc("/resolve", a.handleResolve)
 	mux.HandleFunc("/dial", a.handleDial)
+	mux.HandleFunc("/metadata", a.handleMetadata)
 	return a.logRequests(mux)
 }
 

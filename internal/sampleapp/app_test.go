@@ -206,6 +206,8 @@ func TestIndexShowsTaskMetadata(t *testing.T) {
 			_, _ = io.WriteString(w, `{"Name":"web"}`)
 		case "/v4/abc/task":
 			_, _ = io.WriteString(w, `{"Family":"sample","Containers":[]}`)
+		case "/v4/abc/task/stats":
+			_, _ = io.WriteString(w, `{"id1":{"memory_stats":{"usage":1}}}`)
 		default:
 			http.NotFound(w, r)
 		}
@@ -236,6 +238,19 @@ func TestIndexShowsTaskMetadata(t *testing.T) {
 	page, _ := io.ReadAll(resp.Body)
 	if !strings.Contains(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(string(page), "Task metadata") {
 		t.Fatalf("HTML page: %s\n%s", resp.Header.Get("Content-Type"), page)
+	}
+	// /metadata relays one path of the endpoint as is; a missing one is 502.
+	if code, body := r.get(t, "/metadata?path=/task/stats"); code != 200 || body != `{"id1":{"memory_stats":{"usage":1}}}` {
+		t.Fatalf("/metadata?path=/task/stats = %d %s", code, body)
+	}
+	if code, body := r.get(t, "/metadata"); code != 200 || body != `{"Name":"web"}` {
+		t.Fatalf("/metadata = %d %s", code, body)
+	}
+	if code, body := r.get(t, "/metadata?path=/stats"); code != http.StatusBadGateway {
+		t.Fatalf("/metadata?path=/stats (not served) = %d %s", code, body)
+	}
+	if code, body := r.get(t, "/metadata?path=stats"); code != http.StatusBadRequest {
+		t.Fatalf("/metadata?path=stats = %d %s", code, body)
 	}
 	if code, _ := r.get(t, "/nope"); code != 404 {
 		t.Fatalf("/nope = %d, want 404", code)

@@ -1,6 +1,7 @@
 // Package sampleapp is the program behind `berth sample-app` and `berth pause`:
 // the workloads Berth runs when no registry is reachable. The sample app is a
-// small HTTP server that shows its task metadata, answers a health check, and on
+// small HTTP server that shows its task metadata (and relays any path of the
+// endpoint, /metadata?path=/stats), answers a health check, and on
 // request burns CPU, allocates memory, writes logs, reads and writes files,
 // resolves names, dials addresses or exits with a chosen code, so tests of the
 // agent can drive every container behaviour from outside. Probe is the health

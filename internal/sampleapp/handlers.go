@@ -66,11 +66,7 @@ func (a *app) info(r *http.Request) Info {
 		},
 		ECSEnv: ecsEnv(),
 	}
-	uri := a.cfg.MetadataURI
-	if uri == "" {
-		uri = os.Getenv("ECS_CONTAINER_METADATA_URI_V4")
-	}
-	if uri != "" {
+	if uri := a.metadataURI(); uri != "" {
 		var errs []string
 		var err error
 		if in.Container, err = a.fetchJSON(r.Context(), uri); err != nil {
@@ -82,6 +78,15 @@ func (a *app) info(r *http.Request) Info {
 		in.MetadataError = strings.Join(errs, "; ")
 	}
 	return in
+}
+
+// metadataURI is the task metadata endpoint v4 base of this container, ""
+// when the agent gave none (network mode none).
+func (a *app) metadataURI() string {
+	if a.cfg.MetadataURI != "" {
+		return a.cfg.MetadataURI
+	}
+	return os.Getenv("ECS_CONTAINER_METADATA_URI_V4")
 }
 
 func (a *app) fetchJSON(ctx context.Context, url string) (json.RawMessage, error) {
@@ -350,6 +355,30 @@ func statusForFileErr(err error) int {
 		return http.StatusForbidden
 	}
 	return http.StatusInternalServerError
+}
+
+// handleMetadata answers with one path of the task metadata endpoint as the
+// container sees it: /metadata?path=/task/stats GETs
+// ${ECS_CONTAINER_METADATA_URI_V4}/task/stats and relays the JSON, so tests
+// can read every path (stats included) from inside an image with no curl.
+func (a *app) handleMetadata(w http.ResponseWriter, r *http.Request) {
+	uri := a.metadataURI()
+	if uri == "" {
+		httpError(w, http.StatusNotFound, "ECS_CONTAINER_METADATA_URI_V4 is not set")
+		return
+	}
+	path := r.URL.Query().Get("path")
+	if path != "" && !strings.HasPrefix(path, "/") {
+		httpError(w, http.StatusBadRequest, "path must start with /")
+		return
+	}
+	body, err := a.fetchJSON(r.Context(), strings.TrimSuffix(uri, "/")+path)
+	if err != nil {
+		httpError(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
 }
 
 // handleResolve looks a name up: /resolve?host=db.
