@@ -231,7 +231,9 @@ func TestE2EDrain(t *testing.T) {
 
 // TestE2ERestartMidRollout: the control plane (and so the controller) is
 // restarted during a rollout; the rollout finishes with exactly the desired
-// tasks of the new revision.
+// tasks of the new revision, having launched no more than that, each old
+// task stopped once, and by polling never more than maximumPercent wanted
+// running nor fewer than minimumHealthyPercent running.
 func TestE2ERestartMidRollout(t *testing.T) {
 	t.Parallel()
 	dockertest.Runtime(t)
@@ -251,12 +253,37 @@ func TestE2ERestartMidRollout(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitStable("web", time.Minute)
-	if _, err := e.c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(e.cluster), Service: aws.String("web"), TaskDefinition: aws.String(td2)}); err != nil {
+	oldDep := aws.ToString(e.service("web").Deployments[0].Id)
+	upd, err := e.c.UpdateService(ctx, &ecs.UpdateServiceInput{Cluster: aws.String(e.cluster), Service: aws.String("web"), TaskDefinition: aws.String(td2)})
+	if err != nil {
 		t.Fatal(err)
 	}
+	newDep := aws.ToString(upd.Service.Deployments[0].Id)
+	// observe polls every task of the service: the bounds of 50/150 of 4
+	// (2 running, 6 wanted running or pending), and each task's stop, which
+	// must not change once made.
+	minRunning, maxActive, maxNotStopped, polls := 4, 0, 0, 0
+	stopping := map[string]string{}
+	observe := func() census {
+		tasks := e.allTasks("web")
+		c := countTasks(tasks)
+		polls++
+		minRunning, maxActive, maxNotStopped = min(minRunning, c.running), max(maxActive, c.active), max(maxNotStopped, c.notStopped)
+		for _, tk := range tasks {
+			if tk.StoppingAt == nil {
+				continue
+			}
+			arn, stop := aws.ToString(tk.TaskArn), tk.StoppingAt.String()+" "+string(tk.StopCode)+" "+aws.ToString(tk.StoppedReason)
+			if prev, ok := stopping[arn]; ok && prev != stop {
+				t.Fatalf("task %s stopped twice: %q then %q", arn, prev, stop)
+			}
+			stopping[arn] = stop
+		}
+		return c
+	}
 	e.eventually(30*time.Second, "the rollout to start", func() bool {
-		_, _, byTD := e.running("web")
-		return byTD[td2] > 0 || len(e.tasks("web")) > 4
+		c := observe()
+		return c.byTD[td2] > 0 || c.notStopped > 4
 	})
 	closeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	if err := cp.Close(closeCtx); err != nil {
@@ -273,22 +300,42 @@ func TestE2ERestartMidRollout(t *testing.T) {
 		})
 	})
 	_, e.c = clientFor(cp2)
-	e.waitStable("web", 2*time.Minute)
-	e.eventually(30*time.Second, "exactly 4 tasks of the new revision", func() bool {
-		tasks := e.tasks("web")
-		if len(tasks) != 4 {
-			return false
-		}
-		for _, tk := range tasks {
-			if aws.ToString(tk.TaskDefinitionArn) != td2 || aws.ToString(tk.LastStatus) != "RUNNING" {
-				return false
-			}
-		}
-		return true
+	e.eventually(2*time.Minute, "exactly 4 tasks of the new revision", func() bool {
+		c := observe()
+		return c.notStopped == 4 && c.byTD[td2] == 4
 	})
+	e.waitStable("web", time.Minute)
+	observe()
+	t.Logf("%d polls saw between %d and %d running (%d not STOPPED)", polls, minRunning, maxActive, maxNotStopped)
+	if minRunning < 2 || maxActive > 6 {
+		t.Errorf("saw %d running at the lowest and %d wanted running or pending at the highest, want >= 2 and <= 6", minRunning, maxActive)
+	}
 	s := e.service("web")
-	if s.RunningCount != 4 || len(s.Deployments) != 1 || aws.ToString(s.Deployments[0].TaskDefinition) != td2 {
+	if s.RunningCount != 4 || len(s.Deployments) != 1 || aws.ToString(s.Deployments[0].TaskDefinition) != td2 || aws.ToString(s.Deployments[0].Id) != newDep {
 		t.Fatalf("after the restart: running %d deployments %+v", s.RunningCount, s.Deployments)
+	}
+	// Every task ever launched: the 4 old ones, each stopped by the
+	// scheduler, and exactly 4 of the new deployment, all running (a task
+	// launched twice across the restart would show here, stopped or not).
+	byDep := map[string][]string{}
+	for _, tk := range e.allTasks("web") {
+		dep, st := aws.ToString(tk.StartedBy), aws.ToString(tk.LastStatus)
+		byDep[dep] = append(byDep[dep], st)
+		switch {
+		case dep == oldDep && aws.ToString(tk.TaskDefinitionArn) == td1:
+			if st != "STOPPED" || tk.StopCode != types.TaskStopCodeServiceSchedulerInitiated {
+				t.Errorf("old task %s: %s stopCode %s", aws.ToString(tk.TaskArn), st, tk.StopCode)
+			}
+		case dep == newDep && aws.ToString(tk.TaskDefinitionArn) == td2:
+			if st != "RUNNING" {
+				t.Errorf("new task %s: %s (%s %s)", aws.ToString(tk.TaskArn), st, tk.StopCode, aws.ToString(tk.StoppedReason))
+			}
+		default:
+			t.Errorf("task %s of deployment %q, %s", aws.ToString(tk.TaskArn), dep, aws.ToString(tk.TaskDefinitionArn))
+		}
+	}
+	if len(byDep[oldDep]) != 4 || len(byDep[newDep]) != 4 || len(byDep) != 2 {
+		t.Fatalf("tasks launched by deployment (want 4 of %s, 4 of %s): %v", oldDep, newDep, byDep)
 	}
 }
 
