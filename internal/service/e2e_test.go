@@ -161,7 +161,8 @@ func TestE2ECircuitBreakerRollback(t *testing.T) {
 }
 
 // TestE2EDaemonJoin: a DAEMON service on three agents runs three tasks, one
-// per instance; a fourth agent that joins gets one too.
+// per instance; a fourth agent that joins gets one too; when one instance is
+// DRAINING its task stops, three keep running, and none is placed on it.
 func TestE2EDaemonJoin(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, 3)
@@ -196,6 +197,71 @@ func TestE2EDaemonJoin(t *testing.T) {
 	if s := e.service("d"); s.DesiredCount != 4 || s.RunningCount != 4 {
 		t.Fatalf("daemon service desired %d running %d", s.DesiredCount, s.RunningCount)
 	}
+
+	drained := e.agents[0].InstanceARN()
+	before := map[string]bool{}
+	var drainedTask string
+	for _, tk := range e.allTasks("d") {
+		before[aws.ToString(tk.TaskArn)] = true
+		if aws.ToString(tk.ContainerInstanceArn) == drained && aws.ToString(tk.LastStatus) == "RUNNING" {
+			drainedTask = aws.ToString(tk.TaskArn)
+		}
+	}
+	if drainedTask == "" {
+		t.Fatalf("no daemon task running on %s", drained)
+	}
+	if _, err := e.c.UpdateContainerInstancesState(ctx, &ecs.UpdateContainerInstancesStateInput{Cluster: aws.String(e.cluster),
+		ContainerInstances: []string{drained}, Status: types.ContainerInstanceStatusDraining}); err != nil {
+		t.Fatal(err)
+	}
+	// drainedLeft polls every task: none launched since the drain may be on
+	// the draining instance; it reports whether the instance's task has
+	// stopped and the three others run one task each.
+	drainedLeft := func() bool {
+		m := map[string]int{}
+		off := true
+		for _, tk := range e.allTasks("d") {
+			arn, in, st := aws.ToString(tk.TaskArn), aws.ToString(tk.ContainerInstanceArn), aws.ToString(tk.LastStatus)
+			if in == drained && !before[arn] {
+				t.Fatalf("daemon task %s (%s) placed on the draining instance", arn, st)
+			}
+			if in == drained && st != "STOPPED" {
+				off = false
+			}
+			if st == "RUNNING" && aws.ToString(tk.DesiredStatus) == "RUNNING" {
+				m[in]++
+			}
+		}
+		if !off || len(m) != 3 || m[drained] != 0 {
+			return false
+		}
+		for _, n := range m {
+			if n != 1 {
+				return false
+			}
+		}
+		return true
+	}
+	e.eventually(time.Minute, "the draining instance's task stopped and one task on each of 3 others", drainedLeft)
+	e.waitStable("d", time.Minute)
+	// Steady, and it stays so: nothing comes back to the draining instance.
+	for range 10 {
+		if !drainedLeft() {
+			t.Fatalf("after the drain settled: not one task on each of the 3 other instances")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if s := e.service("d"); s.DesiredCount != 3 || s.RunningCount != 3 {
+		t.Fatalf("daemon service with a draining instance: desired %d running %d", s.DesiredCount, s.RunningCount)
+	}
+	out, err := e.c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(e.cluster), Tasks: []string{drainedTask}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Tasks) != 1 || aws.ToString(out.Tasks[0].LastStatus) != "STOPPED" || out.Tasks[0].StopCode != types.TaskStopCodeServiceSchedulerInitiated {
+		t.Fatalf("the draining instance's task: %+v", out.Tasks)
+	}
+	t.Logf("drained task stopped: %s", aws.ToString(out.Tasks[0].StoppedReason))
 }
 
 // TestE2EDrain: the tasks of a DRAINING instance move to the others.
