@@ -32,15 +32,15 @@ const (
 //
 // Why it is worth it: package initialisers of every component run in every
 // process of the one binary, and the kernel maps file pages in fault-around
-// blocks (64 KiB by default), so by the end of init most of the ~50 MB of
+// blocks (64 KiB by default), so by the end of init most of the ~48 MB of
 // text and read-only data are mapped although the process never uses them
 // again. What it costs: pages the process does use come back by minor faults
-// (again in fault-around blocks), a few thousand faults in all.
+// (again in fault-around blocks); BenchmarkAgentRSS counts about 350 more
+// minor faults over start-up and 50 tasks than without the trim.
 func dropExecutablePages() (int64, error) {
-	// The kernel writes both names the same way (with " (deleted)" when
-	// the file was replaced), and a mapping is named by its first six
-	// fields' last one only when the path has no spaces, hence the suffix
-	// match below.
+	// /proc/self/exe and /proc/self/maps name the file the same way (both
+	// with " (deleted)" if it was replaced); the path may hold spaces, so
+	// a mapping's line is matched by its suffix.
 	exe, err := os.Readlink("/proc/self/exe")
 	if err != nil {
 		return 0, err
