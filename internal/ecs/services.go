@@ -6,11 +6,11 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"regexp"
 	"slices"
 	"time"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
+	"github.com/berth-dev/berth/internal/lazyregexp"
 	"github.com/berth-dev/berth/internal/scheduler"
 	"github.com/berth-dev/berth/internal/service/plan"
 	"github.com/berth-dev/berth/internal/store"
@@ -80,7 +80,7 @@ type deploymentStop struct {
 	At   time.Time `json:"at"`
 }
 
-var serviceNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,255}$`)
+var serviceNameRE = lazyregexp.New(`^[A-Za-z0-9_-]{1,255}$`)
 
 func (s *Server) serviceKey(cluster, name string) string { return s.key("services", cluster, name) }
 func (s *Server) serviceStatusKey(cluster, name string) string {
