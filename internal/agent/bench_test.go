@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
+	"github.com/berth-dev/berth/internal/agent"
+	"github.com/berth-dev/berth/internal/agent/agenttest"
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/runtime"
 	"github.com/berth-dev/berth/internal/runtime/docker/dockertest"
@@ -33,7 +35,7 @@ func BenchmarkRunTaskToRunning(b *testing.B) {
 		b.Fatal(err)
 	}
 	a := startAgent(b, cp.AWSConfig(), cp.Endpoint(), "bench", filepath.Join(b.TempDir(), "agent"))
-	waitConnected(b, client, "bench", a.InstanceARN())
+	agenttest.WaitConnected(b, client, "bench", a.InstanceARN())
 	td, err := client.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
 		Family: aws.String("bench"), ContainerDefinitions: []types.ContainerDefinition{{
 			Name: aws.String("web"), Image: aws.String(images.SampleApp), Memory: aws.Int32(32),
@@ -109,15 +111,15 @@ func BenchmarkAgentRSS(b *testing.B) {
 	b.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	var instance, agentID string
 	for deadline := time.Now().Add(time.Minute); instance == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if id, err := loadIdentity(dataDir); err == nil {
-			instance, agentID = id.InstanceARN, id.AgentID
+		if id, arn, err := agent.LoadIdentity(dataDir); err == nil {
+			instance, agentID = arn, id
 		}
 	}
 	if instance == "" {
 		b.Fatal("the agent did not register")
 	}
-	b.Cleanup(func() { removeAgent(b, rt, agentID) })
-	waitConnected(b, client, "rss", instance)
+	b.Cleanup(func() { agenttest.Remove(b, rt, agentID) })
+	agenttest.WaitConnected(b, client, "rss", instance)
 	td, err := client.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
 		Family: aws.String("rss"), ContainerDefinitions: []types.ContainerDefinition{{
 			Name: aws.String("web"), Image: aws.String(images.SampleApp), Memory: aws.Int32(16),

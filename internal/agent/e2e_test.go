@@ -1,15 +1,12 @@
-package agent
+package agent_test
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"maps"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"github.com/berth-dev/berth/internal/agent/config"
+	"github.com/berth-dev/berth/internal/agent/agenttest"
 	"github.com/berth-dev/berth/internal/agent/engine"
 	"github.com/berth-dev/berth/internal/images"
 	"github.com/berth-dev/berth/internal/runtime"
@@ -28,78 +25,15 @@ import (
 	"github.com/berth-dev/berth/internal/testcluster"
 )
 
-// runningAgent is an in-process agent of a test.
-type runningAgent struct {
-	*Agent
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func (r *runningAgent) stop() {
-	r.cancel()
-	<-r.done
-}
-
 // startAgent runs an agent joined to cluster on the local Docker engine,
-// keeping its state in dataDir. Its containers and network are removed when
-// the test ends.
-func startAgent(t testing.TB, awsCfg aws.Config, endpoint, cluster, dataDir string) *runningAgent {
+// keeping its state in dataDir.
+func startAgent(t testing.TB, awsCfg aws.Config, endpoint, cluster, dataDir string) *agenttest.Agent {
 	t.Helper()
-	rt := dockertest.Runtime(t)
-	cfg := config.Default()
-	cfg.Endpoint, cfg.Cluster, cfg.DataDir, cfg.Region = endpoint, cluster, dataDir, awsCfg.Region
-	cfg.StopTimeout = 5 * time.Second
-	cfg.CPU, cfg.Memory = 4096, 4096
-	cfg.MetadataListen = "0.0.0.0:0"
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	a, err := New(ctx, Options{Config: cfg, Runtime: rt, AWS: awsCfg, Version: "test"})
-	if err != nil {
-		t.Fatalf("starting the agent: %v", err)
-	}
-	t.Cleanup(func() { removeAgent(t, rt, a.AgentID()) })
-	rctx, rcancel := context.WithCancel(context.Background())
-	ra := &runningAgent{Agent: a, cancel: rcancel, done: make(chan struct{})}
-	go func() {
-		defer close(ra.done)
-		if err := a.Run(rctx); err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	}()
-	t.Cleanup(ra.stop)
-	return ra
-}
-
-func removeAgent(t testing.TB, rt runtime.Runtime, agentID string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	f := runtime.Filter{Labels: map[string]string{engine.LabelAgent: agentID}}
-	list, _ := rt.ListContainers(ctx, f)
-	for _, c := range list {
-		if err := rt.RemoveContainer(ctx, c.ID, runtime.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("cleanup: %v", err)
-		}
-	}
-	vols, _ := rt.ListVolumes(ctx, f)
-	for _, v := range vols {
-		_ = rt.RemoveVolume(ctx, v.Name, true)
-	}
-	if cg := engine.DetectCgroups("/sys/fs/cgroup", "cgroupfs", "1", agentID); cg != nil {
-		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-			cg.V2 = true
-		}
-		cg.RemoveAll()
-	}
-	nets, _ := rt.ListNetworks(ctx, f)
-	for _, n := range nets {
-		if err := rt.RemoveNetwork(ctx, n.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("cleanup: %v", err)
-		}
-	}
+	return agenttest.Start(t, agenttest.Options{AWS: awsCfg, Endpoint: endpoint, Cluster: cluster, DataDir: dataDir})
 }
 
 // cluster makes a cluster with one agent.
-func newCluster(t *testing.T) (*testcluster.ControlPlane, *ecs.Client, string, *runningAgent, string) {
+func newCluster(t *testing.T) (*testcluster.ControlPlane, *ecs.Client, string, *agenttest.Agent, string) {
 	t.Helper()
 	cp := testcluster.Start(t, testcluster.Options{})
 	client := cp.ECS()
@@ -109,23 +43,8 @@ func newCluster(t *testing.T) (*testcluster.ControlPlane, *ecs.Client, string, *
 	}
 	dataDir := filepath.Join(t.TempDir(), "agent")
 	a := startAgent(t, cp.AWSConfig(), cp.Endpoint(), name, dataDir)
-	waitConnected(t, client, name, a.InstanceARN())
+	agenttest.WaitConnected(t, client, name, a.InstanceARN())
 	return cp, client, name, a, dataDir
-}
-
-// waitConnected waits until the control plane sees the agent connected.
-func waitConnected(t testing.TB, client *ecs.Client, cluster, instance string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		out, err := client.DescribeContainerInstances(t.Context(), &ecs.DescribeContainerInstancesInput{
-			Cluster: aws.String(cluster), ContainerInstances: []string{instance}})
-		if err == nil && len(out.ContainerInstances) == 1 && out.ContainerInstances[0].AgentConnected {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("instance %s never connected", instance)
 }
 
 func registerApp(t *testing.T, client *ecs.Client, family, mode string, hostPort int32, args ...string) string {
@@ -278,7 +197,7 @@ func TestE2EAgentRestartKeepsTask(t *testing.T) {
 	tk := waitStatus(t, client, cluster, arn, "RUNNING", time.Minute)
 	id := aws.ToString(tk.Containers[0].RuntimeId)
 	instance := a.InstanceARN()
-	a.stop() // the agent dies; its container runs on
+	a.Stop() // the agent dies; its container runs on
 
 	mdAddr := a.MetadataAddr()
 	b := startAgent(t, cp.AWSConfig(), cp.Endpoint(), cluster, dataDir)

@@ -1,4 +1,4 @@
-package agent
+package agent_test
 
 import (
 	"context"
@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 
+	"github.com/berth-dev/berth/internal/agent"
+	"github.com/berth-dev/berth/internal/agent/agenttest"
 	"github.com/berth-dev/berth/internal/agent/engine"
 	"github.com/berth-dev/berth/internal/controlplane"
 	"github.com/berth-dev/berth/internal/images"
@@ -76,7 +78,7 @@ func TestE2EControlPlaneRestartStopsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := startAgent(t, awsCfg, cp.Endpoint(), "cprestart", filepath.Join(dir, "agent"))
-	waitConnected(t, client, "cprestart", a.InstanceARN())
+	agenttest.WaitConnected(t, client, "cprestart", a.InstanceARN())
 	td := registerApp(t, client, "e2e-cprestart", "bridge", 0)
 	arn := runTask(t, client, "cprestart", td, nil)
 	tk := waitStatus(t, client, "cprestart", arn, "RUNNING", time.Minute)
@@ -86,7 +88,7 @@ func TestE2EControlPlaneRestartStopsNothing(t *testing.T) {
 	time.Sleep(time.Second) // the agent notices and retries
 	cp = start()
 	defer closeCP(cp)
-	waitConnected(t, client, "cprestart", a.InstanceARN())
+	agenttest.WaitConnected(t, client, "cprestart", a.InstanceARN())
 	time.Sleep(500 * time.Millisecond) // the payload after reconnecting
 	tk = waitStatus(t, client, "cprestart", arn, "RUNNING", 10*time.Second)
 	list := taskContainers(t, arn)
@@ -138,16 +140,16 @@ func TestE2EAgentKill9(t *testing.T) {
 	var agentID, instance string
 	deadline := time.Now().Add(time.Minute)
 	for instance == "" && time.Now().Before(deadline) {
-		if id, err := loadIdentity(dataDir); err == nil && id.InstanceARN != "" {
-			agentID, instance = id.AgentID, id.InstanceARN
+		if id, arn, err := agent.LoadIdentity(dataDir); err == nil && arn != "" {
+			agentID, instance = id, arn
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	if instance == "" {
 		t.Fatal("the agent did not register")
 	}
-	t.Cleanup(func() { removeAgent(t, rt, agentID) })
-	waitConnected(t, client, cluster, instance)
+	t.Cleanup(func() { agenttest.Remove(t, rt, agentID) })
+	agenttest.WaitConnected(t, client, cluster, instance)
 	td := registerApp(t, client, "e2e-kill9", "bridge", 0)
 	arn := runTask(t, client, cluster, td, nil)
 	tk := waitStatus(t, client, cluster, arn, "RUNNING", time.Minute)
@@ -158,7 +160,7 @@ func TestE2EAgentKill9(t *testing.T) {
 	}
 	_ = first.Wait()
 	run()
-	waitConnected(t, client, cluster, instance)
+	agenttest.WaitConnected(t, client, cluster, instance)
 	time.Sleep(time.Second)
 	list := taskContainers(t, arn)
 	if len(list) != 1 || list[0].ID != id || list[0].State != runtime.StateRunning {
@@ -182,7 +184,7 @@ func TestE2EResetReregisters(t *testing.T) {
 	cp := testcluster.Start(t, testcluster.Options{})
 	client := cp.ECS()
 	a := startAgent(t, cp.AWSConfig(), cp.Endpoint(), "default", filepath.Join(t.TempDir(), "agent"))
-	waitConnected(t, client, "default", a.InstanceARN())
+	agenttest.WaitConnected(t, client, "default", a.InstanceARN())
 	td := registerApp(t, client, "e2e-reset", "bridge", 0)
 	arn := runTask(t, client, "default", td, nil)
 	waitStatus(t, client, "default", arn, "RUNNING", time.Minute)
@@ -197,7 +199,7 @@ func TestE2EResetReregisters(t *testing.T) {
 	for {
 		out, err := client.ListContainerInstances(t.Context(), &ecs.ListContainerInstancesInput{Cluster: aws.String("default")})
 		if err == nil && len(out.ContainerInstanceArns) == 1 {
-			waitConnected(t, client, "default", out.ContainerInstanceArns[0])
+			agenttest.WaitConnected(t, client, "default", out.ContainerInstanceArns[0])
 			break
 		}
 		if time.Now().After(deadline) {

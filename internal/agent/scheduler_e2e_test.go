@@ -1,9 +1,7 @@
-package agent
+package agent_test
 
 import (
-	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -12,43 +10,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"github.com/berth-dev/berth/internal/agent/config"
-	"github.com/berth-dev/berth/internal/runtime/docker/dockertest"
+	"github.com/berth-dev/berth/internal/agent/agenttest"
 	"github.com/berth-dev/berth/internal/testcluster"
 )
 
-// startAgentAs is startAgent with an availability zone, an instance type
+// startAgentAs starts an agent with an availability zone, an instance type
 // and custom attributes.
-func startAgentAs(t *testing.T, cp *testcluster.ControlPlane, cluster, az, instanceType string, attrs map[string]string) *runningAgent {
+func startAgentAs(t *testing.T, cp *testcluster.ControlPlane, cluster, az, instanceType string, attrs map[string]string) *agenttest.Agent {
 	t.Helper()
-	rt := dockertest.Runtime(t)
-	cfg := config.Default()
-	cfg.Endpoint, cfg.Cluster, cfg.Region = cp.Endpoint(), cluster, cp.AWSConfig().Region
-	cfg.DataDir = filepath.Join(t.TempDir(), "agent")
-	cfg.StopTimeout = 5 * time.Second
-	cfg.CPU, cfg.Memory = 4096, 4096
-	cfg.MetadataListen = "0.0.0.0:0"
-	cfg.AvailabilityZone, cfg.InstanceType = az, instanceType
-	for k, v := range attrs {
-		cfg.Attributes[k] = v
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	a, err := New(ctx, Options{Config: cfg, Runtime: rt, AWS: cp.AWSConfig(), Version: "test"})
-	if err != nil {
-		t.Fatalf("starting the agent: %v", err)
-	}
-	t.Cleanup(func() { removeAgent(t, rt, a.AgentID()) })
-	rctx, rcancel := context.WithCancel(context.Background())
-	ra := &runningAgent{Agent: a, cancel: rcancel, done: make(chan struct{})}
-	go func() {
-		defer close(ra.done)
-		if err := a.Run(rctx); err != nil {
-			t.Errorf("agent: %v", err)
-		}
-	}()
-	t.Cleanup(ra.stop)
-	return ra
+	return agenttest.Start(t, agenttest.Options{AWS: cp.AWSConfig(), Endpoint: cp.Endpoint(), Cluster: cluster,
+		AvailabilityZone: az, InstanceType: instanceType, Attributes: attrs})
 }
 
 // TestE2EPlacementThreeAgents runs real tasks on three agents of one Docker
@@ -62,14 +33,14 @@ func TestE2EPlacementThreeAgents(t *testing.T) {
 	if _, err := client.CreateCluster(t.Context(), &ecs.CreateClusterInput{ClusterName: aws.String(cluster)}); err != nil {
 		t.Fatal(err)
 	}
-	agents := map[string]*runningAgent{
+	agents := map[string]*agenttest.Agent{
 		"a": startAgentAs(t, cp, cluster, "us-east-1a", "t3.small", map[string]string{"stack": "prod"}),
 		"b": startAgentAs(t, cp, cluster, "us-east-1b", "t3.small", map[string]string{"stack": "prod"}),
 		"c": startAgentAs(t, cp, cluster, "us-east-1a", "m5.large", map[string]string{"stack": "dev"}),
 	}
 	nameOf := map[string]string{}
 	for name, a := range agents {
-		waitConnected(t, client, cluster, a.InstanceARN())
+		agenttest.WaitConnected(t, client, cluster, a.InstanceARN())
 		nameOf[a.InstanceARN()] = name
 	}
 	td := registerApp(t, client, "sched-e2e", "bridge", 0)

@@ -2,10 +2,8 @@ package service_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -16,12 +14,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ecs"
 	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
-	"github.com/berth-dev/berth/internal/agent"
+	"github.com/berth-dev/berth/internal/agent/agenttest"
 	"github.com/berth-dev/berth/internal/agent/config"
-	"github.com/berth-dev/berth/internal/agent/engine"
 	"github.com/berth-dev/berth/internal/controlplane"
 	"github.com/berth-dev/berth/internal/images"
-	"github.com/berth-dev/berth/internal/runtime"
 	"github.com/berth-dev/berth/internal/runtime/docker/dockertest"
 	"github.com/berth-dev/berth/internal/testcluster"
 )
@@ -30,71 +26,6 @@ import (
 // share one engine) against an in-process control plane, and drive it with
 // the official SDK. They fail, never skip, without an engine.
 
-type runningAgent struct {
-	*agent.Agent
-	cancel context.CancelFunc
-	done   chan struct{}
-}
-
-func (r *runningAgent) stop() {
-	r.cancel()
-	<-r.done
-}
-
-// startAgent runs an agent joined to cluster, its configuration changed
-// by opts; its containers and networks are removed when the test ends.
-func startAgent(t testing.TB, awsCfg aws.Config, endpoint, cluster string, opts ...func(*config.Config)) *runningAgent {
-	t.Helper()
-	rt := dockertest.Runtime(t)
-	cfg := config.Default()
-	cfg.Endpoint, cfg.Cluster, cfg.DataDir, cfg.Region = endpoint, cluster, filepath.Join(t.TempDir(), "agent"), awsCfg.Region
-	cfg.StopTimeout = 2 * time.Second
-	cfg.CPU, cfg.Memory = 4096, 4096
-	cfg.MetadataListen = "0.0.0.0:0"
-	for _, o := range opts {
-		o(&cfg)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	a, err := agent.New(ctx, agent.Options{Config: cfg, Runtime: rt, AWS: awsCfg, Version: "test"})
-	if err != nil {
-		t.Fatalf("starting the agent: %v", err)
-	}
-	t.Cleanup(func() { removeAgent(t, rt, a.AgentID()) })
-	rctx, rcancel := context.WithCancel(context.Background())
-	ra := &runningAgent{Agent: a, cancel: rcancel, done: make(chan struct{})}
-	go func() {
-		defer close(ra.done)
-		if err := a.Run(rctx); err != nil && rctx.Err() == nil {
-			t.Errorf("agent: %v", err)
-		}
-	}()
-	t.Cleanup(ra.stop)
-	return ra
-}
-
-func removeAgent(t testing.TB, rt runtime.Runtime, agentID string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	f := runtime.Filter{Labels: map[string]string{engine.LabelAgent: agentID}}
-	list, _ := rt.ListContainers(ctx, f)
-	for _, c := range list {
-		if err := rt.RemoveContainer(ctx, c.ID, runtime.RemoveOptions{Force: true, RemoveVolumes: true}); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("cleanup: %v", err)
-		}
-	}
-	vols, _ := rt.ListVolumes(ctx, f)
-	for _, v := range vols {
-		_ = rt.RemoveVolume(ctx, v.Name, true)
-	}
-	nets, _ := rt.ListNetworks(ctx, f)
-	for _, n := range nets {
-		if err := rt.RemoveNetwork(ctx, n.ID); err != nil && !errors.Is(err, runtime.ErrNotFound) {
-			t.Errorf("cleanup: %v", err)
-		}
-	}
-}
-
 // env is a control plane, a cluster and its agents.
 type env struct {
 	t       testing.TB
@@ -102,7 +33,7 @@ type env struct {
 	cluster string
 	awsCfg  aws.Config
 	url     string
-	agents  []*runningAgent
+	agents  []*agenttest.Agent
 }
 
 func newEnv(t testing.TB, agents int) *env {
@@ -125,10 +56,17 @@ func (e *env) createCluster() {
 	}
 }
 
-func (e *env) addAgent(opts ...func(*config.Config)) *runningAgent {
+// addAgent starts an agent joined to the cluster, its configuration changed
+// by opts, and waits until it is connected.
+func (e *env) addAgent(opts ...func(*config.Config)) *agenttest.Agent {
 	e.t.Helper()
-	a := startAgent(e.t, e.awsCfg, e.url, e.cluster, opts...)
-	e.waitConnected(a.InstanceARN())
+	a := agenttest.Start(e.t, agenttest.Options{AWS: e.awsCfg, Endpoint: e.url, Cluster: e.cluster, StopTimeout: 2 * time.Second,
+		Configure: func(c *config.Config) {
+			for _, o := range opts {
+				o(c)
+			}
+		}})
+	agenttest.WaitConnected(e.t, e.c, e.cluster, a.InstanceARN())
 	e.agents = append(e.agents, a)
 	return a
 }
@@ -137,15 +75,6 @@ func (e *env) addAgent(opts ...func(*config.Config)) *runningAgent {
 // ecs.availability-zone).
 func inZone(az string) func(*config.Config) {
 	return func(c *config.Config) { c.AvailabilityZone = az }
-}
-
-func (e *env) waitConnected(instance string) {
-	e.t.Helper()
-	e.eventually(30*time.Second, "agent connected", func() bool {
-		out, err := e.c.DescribeContainerInstances(e.t.Context(), &ecs.DescribeContainerInstancesInput{
-			Cluster: aws.String(e.cluster), ContainerInstances: []string{instance}})
-		return err == nil && len(out.ContainerInstances) == 1 && out.ContainerInstances[0].AgentConnected
-	})
 }
 
 func (e *env) eventually(timeout time.Duration, what string, cond func() bool) {
