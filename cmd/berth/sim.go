@@ -53,6 +53,8 @@ share of placement time spent in the store transaction.`,
 	f.IntVar(&cfg.Tasks, "tasks", 1000, "tasks to place")
 	f.IntVar(&cfg.Clients, "clients", 16, "concurrent RunTask clients")
 	f.IntVar(&cfg.PerCall, "count", 10, "tasks per RunTask call (1-10)")
+	f.IntVar(&cfg.TaskCPU, "task-cpu", 128, "CPU units each task reserves (the simulated instances have 512-4096)")
+	f.IntVar(&cfg.TaskMemory, "task-memory", 256, "MiB each task reserves (the simulated instances have 512-16384)")
 	f.StringVar(&cfg.DataDir, "data-dir", "", "directory for the control plane's store (default: a temporary one, removed at the end)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	f.BoolVarP(&quiet, "quiet", "q", false, "no progress output")

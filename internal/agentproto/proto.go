@@ -63,6 +63,22 @@ type Envelope struct {
 	Extra     json.RawMessage `json:"extra,omitempty"`
 }
 
+// EncodedEnvelope is an Envelope carrying an EncodedPayload: what the
+// server sends, the same bytes on the wire as an Envelope with a Payload.
+type EncodedEnvelope struct {
+	Type    string          `json:"type"`
+	Payload *EncodedPayload `json:"payload,omitempty"`
+}
+
+// EncodedPayload is a Payload whose tasks are already encoded (a JSON
+// array of TaskSpec): the server keeps each task's encoding between
+// payloads instead of encoding every task again.
+type EncodedPayload struct {
+	Seq                  int64           `json:"seq"`
+	Tasks                json.RawMessage `json:"tasks"`
+	ContainerInstanceARN string          `json:"containerInstanceArn,omitempty"`
+}
+
 // Payload is the complete desired task set of one container instance at a
 // point in time: every task assigned to it whose desired status is RUNNING,
 // and every task whose desired status is STOPPED but which the control plane

@@ -375,34 +375,39 @@ func (s *linkSession) read(ctx context.Context, cancel context.CancelFunc) {
 // sendPayload sends the instance's desired task set if it differs from the
 // last one sent (always on the first call).
 func (s *linkSession) sendPayload(ctx context.Context) bool {
-	tasks := s.l.s.desiredTasks(s.cluster, s.id)
-	b, _ := json.Marshal(tasks)
+	b := s.l.s.payloadTasks(s.cluster, s.id)
 	if s.sentInitial && bytes.Equal(b, s.lastTasks) {
 		return true
 	}
 	s.seq++
-	ok := s.write(ctx, agentproto.Envelope{Type: agentproto.TypePayload,
-		Payload: &agentproto.Payload{Seq: s.seq, Tasks: tasks, ContainerInstanceARN: s.arn}})
-	if ok {
-		s.sentInitial, s.lastTasks = true, b
+	wctx, cancel := context.WithTimeout(ctx, s.l.cfg.Heartbeat)
+	defer cancel()
+	err := wsjson.Write(wctx, s.conn, agentproto.EncodedEnvelope{Type: agentproto.TypePayload,
+		Payload: &agentproto.EncodedPayload{Seq: s.seq, Tasks: b, ContainerInstanceARN: s.arn}})
+	if err != nil {
+		s.logger().Debug("link write failed", "type", agentproto.TypePayload, "err", err)
+		return false
 	}
-	return ok
+	s.sentInitial, s.lastTasks = true, b
+	return true
 }
 
-// desiredTasks is the payload of an instance: every task placed on it that
-// has not stopped yet, with its effective desired status.
-func (s *Server) desiredTasks(cluster, id string) []agentproto.TaskSpec {
-	// The payload is sent again whenever the instance's task set changes:
-	// the decoded records are memoized (shared, read only).
+// payloadTasks is the payload of an instance, encoded (a JSON array of
+// agentproto.TaskSpec): every task placed on it that has not stopped yet,
+// with its effective desired status. The payload is built again whenever
+// anything of the instance's tasks changes (most changes, such as a task
+// reported RUNNING, leave it as it was), so each task's encoding is kept
+// by its spec's revision and the part of its status the payload shows.
+func (s *Server) payloadTasks(cluster, id string) []byte {
 	r, _ := memoJSON[reservationRecord](s, s.reservationsKey(cluster, id))
 	ids := make([]string, 0, len(r.Tasks))
 	for tid := range r.Tasks {
 		ids = append(ids, tid)
 	}
 	slices.Sort(ids)
-	out := []agentproto.TaskSpec{}
+	out := append(make([]byte, 0, 4096), '[')
 	for _, tid := range ids {
-		spec, ok := memoJSON[taskSpecRecord](s, s.taskSpecKey(cluster, tid))
+		skv, ok := s.cache.Get(s.taskSpecKey(cluster, tid))
 		if !ok {
 			continue
 		}
@@ -410,28 +415,78 @@ func (s *Server) desiredTasks(cluster, id string) []agentproto.TaskSpec {
 		if st.LastStatus == taskStopped {
 			continue
 		}
-		ts := agentproto.TaskSpec{
-			TaskARN: s.taskARN(cluster, tid), ClusterARN: s.clusterARN(cluster),
-			DesiredStatus: desiredStatus(spec, st), Version: spec.Version,
-			Definition: spec.Def, Overrides: spec.Overrides, CreatedAt: spec.CreatedAt,
-			ContainerARNs: map[string]string{}, AvailabilityZone: spec.AvailabilityZone,
-			LaunchType: spec.LaunchType, Group: spec.Group, StartedBy: spec.StartedBy,
-			CPU: spec.CPU, Memory: spec.Memory,
+		b, ok := s.taskWire(cluster, tid, skv, st)
+		if !ok {
+			continue
 		}
-		if st.Stop != nil {
-			ts.Version++ // the task's own stop changes what the agent must do
+		if len(out) > 1 {
+			out = append(out, ',')
 		}
-		if stop := effectiveStop(spec, st); stop != nil {
-			ts.StoppedReason = stop.Reason
-		}
-		for name, cid := range spec.ContainerIDs {
-			ts.ContainerARNs[name] = s.containerARN(cluster, tid, cid)
-		}
-		if spec.Network != nil {
-			n := spec.Network.TaskNetwork
-			ts.Network = &n
-		}
-		out = append(out, ts)
+		out = append(out, b...)
 	}
-	return out
+	return append(out, ']')
+}
+
+// wireCache keeps each live task's encoded agentproto.TaskSpec.
+type wireCache struct {
+	mu sync.Mutex
+	m  map[string]taskWire // by task spec key
+}
+
+type taskWire struct {
+	specRev int64
+	stop    string // the status's part of the TaskSpec (its stop request)
+	b       []byte
+}
+
+// taskWire is task tid's encoded TaskSpec given its spec (cached value) and
+// status.
+func (s *Server) taskWire(cluster, tid string, skv store.KV, st taskStatusRecord) ([]byte, bool) {
+	stop := ""
+	if st.Stop != nil {
+		stop = st.Stop.At.Format(time.RFC3339Nano) + "|" + st.Stop.Reason
+	}
+	wc := &s.wire
+	wc.mu.Lock()
+	w, ok := wc.m[skv.Key]
+	wc.mu.Unlock()
+	if ok && w.specRev == skv.ModRevision && w.stop == stop {
+		return w.b, true
+	}
+	var spec taskSpecRecord
+	if json.Unmarshal(skv.Value, &spec) != nil {
+		return nil, false
+	}
+	ts := agentproto.TaskSpec{
+		TaskARN: s.taskARN(cluster, tid), ClusterARN: s.clusterARN(cluster),
+		DesiredStatus: desiredStatus(spec, st), Version: spec.Version,
+		Definition: spec.Def, Overrides: spec.Overrides, CreatedAt: spec.CreatedAt,
+		ContainerARNs: map[string]string{}, AvailabilityZone: spec.AvailabilityZone,
+		LaunchType: spec.LaunchType, Group: spec.Group, StartedBy: spec.StartedBy,
+		CPU: spec.CPU, Memory: spec.Memory,
+	}
+	if st.Stop != nil {
+		ts.Version++ // the task's own stop changes what the agent must do
+	}
+	if stop := effectiveStop(spec, st); stop != nil {
+		ts.StoppedReason = stop.Reason
+	}
+	for name, cid := range spec.ContainerIDs {
+		ts.ContainerARNs[name] = s.containerARN(cluster, tid, cid)
+	}
+	if spec.Network != nil {
+		n := spec.Network.TaskNetwork
+		ts.Network = &n
+	}
+	b, err := json.Marshal(ts)
+	if err != nil {
+		return nil, false
+	}
+	wc.mu.Lock()
+	if wc.m == nil || len(wc.m) >= memoLimit {
+		wc.m = map[string]taskWire{} // entries of stopped tasks go too
+	}
+	wc.m[skv.Key] = taskWire{specRev: skv.ModRevision, stop: stop, b: b}
+	wc.mu.Unlock()
+	return b, true
 }

@@ -46,6 +46,8 @@ type Server struct {
 	launchMu sync.Map
 	// launchQueues holds each cluster's launches waiting for a batch.
 	launchQueues sync.Map
+	// wire keeps the encoded task specs of agent payloads (link.go).
+	wire wireCache
 }
 
 var _ ecsapi.Handler = (*Server)(nil)

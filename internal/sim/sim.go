@@ -38,6 +38,9 @@ type Config struct {
 	Tasks     int // tasks to place
 	Clients   int // concurrent RunTask callers (default 16)
 	PerCall   int // tasks per RunTask, 1-10 (default 10)
+	// TaskCPU and TaskMemory are each task's CPU units and MiB (default
+	// 128 and 256).
+	TaskCPU, TaskMemory int
 	// DataDir holds the control plane's store; default a temporary
 	// directory removed at the end.
 	DataDir string
@@ -48,9 +51,9 @@ type Config struct {
 
 // Task shape and placement rules of the simulation.
 const (
-	taskCPU    = 128
-	taskMemory = 256
-	memberOf   = "attribute:ecs.instance-type != t3.nano"
+	defaultTaskCPU    = 128
+	defaultTaskMemory = 256
+	memberOf          = "attribute:ecs.instance-type != t3.nano"
 )
 
 // Result is what a simulation measured.
@@ -135,6 +138,15 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	if cfg.PerCall <= 0 || cfg.PerCall > 10 {
 		cfg.PerCall = 10
 	}
+	if cfg.TaskCPU < 0 || cfg.TaskMemory < 0 {
+		return Result{}, errors.New("sim: --task-cpu and --task-memory must not be negative")
+	}
+	if cfg.TaskCPU == 0 {
+		cfg.TaskCPU = defaultTaskCPU
+	}
+	if cfg.TaskMemory == 0 {
+		cfg.TaskMemory = defaultTaskMemory
+	}
 	progress := cfg.Progress
 	if progress == nil {
 		progress = io.Discard
@@ -175,7 +187,7 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 	}
 	if _, err := client.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{Family: aws.String("sim"),
 		ContainerDefinitions: []types.ContainerDefinition{{Name: aws.String("app"), Image: aws.String("sim:latest"),
-			Cpu: taskCPU, Memory: aws.Int32(taskMemory)}}}); err != nil {
+			Cpu: int32(cfg.TaskCPU), Memory: aws.Int32(int32(cfg.TaskMemory))}}}); err != nil {
 		return Result{}, err
 	}
 
@@ -323,8 +335,8 @@ func Run(ctx context.Context, cfg Config) (Result, error) {
 			continue
 		}
 		res.UsedInstances++
-		usedMem += float64(n * taskMemory)
-		usedCPU += float64(n * taskCPU)
+		usedMem += float64(n * cfg.TaskMemory)
+		usedCPU += float64(n * cfg.TaskCPU)
 		regMem += float64(a.typ.Memory)
 		regCPU += float64(a.typ.CPU)
 	}
