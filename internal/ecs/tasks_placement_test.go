@@ -2,6 +2,8 @@ package ecs_test
 
 import (
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -204,6 +206,47 @@ func TestRunTaskClientToken(t *testing.T) {
 		var ae smithy.APIError
 		errors.As(err, &ae)
 		t.Fatalf("different parameters: want ConflictException with the task ids, got %v (%T)", err, ae)
+	}
+}
+
+// TestRunTaskClientTokenConcurrent: retries of one RunTask sent at once
+// (so they may share a placement batch) make its tasks once and all answer
+// with them.
+func TestRunTaskClientTokenConcurrent(t *testing.T) {
+	t.Parallel()
+	tg := fromCluster(t)
+	c, ctx := tg.c, t.Context()
+	createCluster(t, c, "tokc")
+	inst := registerAgentInstance(t, c, "tokc", instanceOpts{cpu: 8192})
+	connectAgent(t, tg.endpoint, "tokc", inst, agentOpts{})
+	registerTD(t, c, webTD("web", 0, 16))
+	for round := range 5 {
+		token := fmt.Sprintf("tokc-%d", round)
+		const callers = 8
+		arns := make([][]string, callers)
+		errs := make([]error, callers)
+		var wg sync.WaitGroup
+		for i := range callers {
+			wg.Go(func() {
+				out, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("tokc"), TaskDefinition: aws.String("web"),
+					Count: aws.Int32(2), ClientToken: aws.String(token)})
+				errs[i] = err
+				if out != nil {
+					for _, tk := range out.Tasks {
+						arns[i] = append(arns[i], aws.ToString(tk.TaskArn))
+					}
+				}
+			})
+		}
+		wg.Wait()
+		for i := range callers {
+			if errs[i] != nil || len(arns[i]) != 2 || !slices.Equal(arns[i], arns[0]) {
+				t.Fatalf("round %d caller %d: %v %v, caller 0 got %v", round, i, errs[i], arns[i], arns[0])
+			}
+		}
+	}
+	if lt, _ := c.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String("tokc")}); len(lt.TaskArns) != 10 {
+		t.Fatalf("%d tasks after 5 tokens of 2 tasks", len(lt.TaskArns))
 	}
 }
 

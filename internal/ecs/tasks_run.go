@@ -449,13 +449,17 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 
 // take removes the next batch from the queue: launches in arrival order
 // while their writes fit one transaction; an awsvpc launch goes alone (its
-// addresses are chosen from the snapshot's). q.mu is held.
+// addresses are chosen from the snapshot's), and so does a retry of a
+// clientToken already in the batch (one transaction cannot create its
+// record twice: the retry's own transaction finds it and replays). q.mu is
+// held.
 func (q *launchQueue) take() []*launchReq {
 	var batch []*launchReq
 	ops := 0
 	for len(q.waiting) > 0 {
 		r := q.waiting[0]
-		if len(batch) > 0 && (ops+r.batchOps() > maxBatchOps || r.plan.req.Awsvpc || batch[0].plan.req.Awsvpc) {
+		sameToken := r.token != "" && slices.ContainsFunc(batch, func(o *launchReq) bool { return o.token == r.token })
+		if len(batch) > 0 && (ops+r.batchOps() > maxBatchOps || r.plan.req.Awsvpc || batch[0].plan.req.Awsvpc || sameToken) {
 			break
 		}
 		batch = append(batch, r)
