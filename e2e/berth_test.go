@@ -72,8 +72,16 @@ func freeAddr(t *testing.T) string {
 // startDev starts `berth dev` on dataDir and waits until it answers.
 func startDev(t *testing.T, dataDir, addr string) *devProcess {
 	t.Helper()
-	cmd := exec.Command(berthBin, "dev", "--data-dir", dataDir, "--listen", addr,
+	return startDevBinary(t, berthBin, dataDir, addr)
+}
+
+// startDevBinary is startDev with the berth binary bin, run from the
+// source tree (where `go run` runs it).
+func startDevBinary(t *testing.T, bin, dataDir, addr string) *devProcess {
+	t.Helper()
+	cmd := exec.Command(bin, "dev", "--data-dir", dataDir, "--listen", addr,
 		"--access-key-id", testKeyID, "--secret-access-key", testSecret)
+	cmd.Dir = ".."
 	out := &bytes.Buffer{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
