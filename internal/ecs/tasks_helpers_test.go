@@ -150,6 +150,7 @@ func connectAgent(t *testing.T, endpoint, cluster, instanceARN string, o agentOp
 	if err != nil {
 		t.Fatalf("dialing the link: %v", err)
 	}
+	conn.SetReadLimit(64 << 20) // as the agent: payloads carry every task definition
 	a := &agent{t: t, conn: conn, payloads: make(chan agentproto.Payload, 100), errs: make(chan agentproto.Error, 10),
 		closed: make(chan struct{}), autoAck: !o.noAck}
 	rctx, rcancel := context.WithCancel(context.Background())

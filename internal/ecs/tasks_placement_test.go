@@ -250,6 +250,45 @@ func TestRunTaskClientTokenConcurrent(t *testing.T) {
 	}
 }
 
+// TestRunTaskBigDefinitionsConcurrent: launches of a large task definition
+// (~58 KiB, each task's spec holds it) sent at once share placement batches
+// only as far as one store transaction can carry them: none fails.
+func TestRunTaskBigDefinitionsConcurrent(t *testing.T) {
+	t.Parallel()
+	tg := fromCluster(t)
+	c, ctx := tg.c, t.Context()
+	createCluster(t, c, "big")
+	inst := registerAgentInstance(t, c, "big", instanceOpts{cpu: 32768, mem: 8192})
+	connectAgent(t, tg.endpoint, "big", inst, agentOpts{})
+	td := webTD("big", 0, 6)
+	for i := range 200 {
+		td.ContainerDefinitions[0].Environment = append(td.ContainerDefinitions[0].Environment,
+			types.KeyValuePair{Name: aws.String(fmt.Sprintf("V%03d", i)), Value: aws.String(strings.Repeat("x", 280))})
+	}
+	registerTD(t, c, td)
+	run := func() error {
+		out, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("big"), TaskDefinition: aws.String("big"), Count: aws.Int32(10)})
+		if err == nil && len(out.Tasks) != 10 {
+			err = fmt.Errorf("%d tasks placed, failures %v", len(out.Tasks), failureReasons(out.Failures))
+		}
+		return err
+	}
+	if err := run(); err != nil {
+		t.Fatalf("one launch alone: %v", err)
+	}
+	errs := make([]error, 8)
+	var wg sync.WaitGroup
+	for i := range errs {
+		wg.Go(func() { errs[i] = run() })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("concurrent launch %d: %v", i, err)
+		}
+	}
+}
+
 func TestAwsvpcAddresses(t *testing.T) {
 	t.Parallel()
 	tg := fromCluster(t)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -376,23 +377,37 @@ type launchReq struct {
 	plan        launchPlan
 	token, hash string
 	queued      time.Time
+	bytes       int // an estimate of what its writes weigh
 	done        chan struct{}
+	answered    bool // done is closed (only the batch goroutine sets it)
 	tasks       []ecsapi.Task
 	failures    []ecsapi.Failure
 	err         error
+}
+
+// answer closes done once.
+func (r *launchReq) answer() {
+	if !r.answered {
+		r.answered = true
+		close(r.done)
+	}
 }
 
 // launchQueue is one cluster's launches waiting for a batch.
 type launchQueue struct {
 	mu      sync.Mutex
 	waiting []*launchReq
-	leading bool
+	leading bool // a goroutine drains the queue
 }
 
-// maxBatchOps bounds the writes of one batch's transaction (each task
-// writes its spec, status and maybe tags; each launch its token; each
-// instance its reservations), below store.MaxTxnOps.
-const maxBatchOps = 100
+// Limits of one batch's transaction: its writes (each task writes its
+// spec, status and maybe tags; each launch its token; each instance its
+// reservations) below store.MaxTxnOps, its bytes well below etcd's request
+// limit (1.5 MiB; a task spec holds its task definition, up to 64 KiB).
+const (
+	maxBatchOps   = 100
+	maxBatchBytes = 1 << 20
+)
 
 // batchOps is an upper bound of the writes of one launch.
 func (r *launchReq) batchOps() int {
@@ -412,30 +427,23 @@ func (r *launchReq) batchOps() int {
 // mostly choose the same instances and retry on the guard (the guard still
 // arbitrates between servers). So that taking turns does not make every
 // launch wait for its own store round trip, the launches that queued while
-// one was being written go together: one of them places them one after
-// another against the same snapshot and writes them in one transaction
-// (group commit).
+// one was being written go together: a goroutine of the cluster's queue
+// places them one after another against the same snapshot and writes them
+// in one transaction (group commit). Each caller waits for its own batch
+// only.
 func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, token, hash string) ([]ecsapi.Task, []ecsapi.Failure, error) {
 	qv, _ := s.launchQueues.LoadOrStore(cluster, &launchQueue{})
 	q := qv.(*launchQueue)
-	r := &launchReq{ctx: ctx, plan: plan, token: token, hash: hash, queued: time.Now(), done: make(chan struct{})}
+	b, _ := json.Marshal(plan.spec)
+	r := &launchReq{ctx: ctx, plan: plan, token: token, hash: hash, queued: time.Now(),
+		bytes: (len(b) + 1024) * max(plan.req.Count, 1), done: make(chan struct{})}
 	q.mu.Lock()
 	q.waiting = append(q.waiting, r)
 	lead := !q.leading
 	q.leading = true
 	q.mu.Unlock()
 	if lead {
-		for {
-			q.mu.Lock()
-			batch := q.take()
-			if len(batch) == 0 {
-				q.leading = false
-				q.mu.Unlock()
-				break
-			}
-			q.mu.Unlock()
-			s.launchBatch(cluster, batch)
-		}
+		go s.drainLaunches(cluster, q)
 	}
 	select {
 	case <-r.done:
@@ -447,6 +455,39 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 	return r.tasks, r.failures, r.err
 }
 
+// drainLaunches runs the cluster's batches until its queue is empty.
+func (s *Server) drainLaunches(cluster string, q *launchQueue) {
+	for {
+		q.mu.Lock()
+		batch := q.take()
+		if len(batch) == 0 {
+			q.leading = false
+			q.mu.Unlock()
+			return
+		}
+		q.mu.Unlock()
+		s.runBatch(cluster, batch)
+	}
+}
+
+// runBatch is launchBatch answering every launch of the batch whatever
+// happens: a panic fails the launches not answered yet (and is logged)
+// instead of stranding them, and the queue goes on.
+func (s *Server) runBatch(cluster string, batch []*launchReq) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.Error("placement batch failed", "cluster", cluster, "panic", p, "stack", string(debug.Stack()))
+			for _, r := range batch {
+				if !r.answered {
+					r.err = fmt.Errorf("placing tasks: internal error")
+					r.answer()
+				}
+			}
+		}
+	}()
+	s.launchBatch(cluster, batch)
+}
+
 // take removes the next batch from the queue: launches in arrival order
 // while their writes fit one transaction; an awsvpc launch goes alone (its
 // addresses are chosen from the snapshot's), and so does a retry of a
@@ -455,15 +496,16 @@ func (s *Server) launch(ctx context.Context, cluster string, plan launchPlan, to
 // held.
 func (q *launchQueue) take() []*launchReq {
 	var batch []*launchReq
-	ops := 0
+	ops, bytes := 0, 0
 	for len(q.waiting) > 0 {
 		r := q.waiting[0]
 		sameToken := r.token != "" && slices.ContainsFunc(batch, func(o *launchReq) bool { return o.token == r.token })
-		if len(batch) > 0 && (ops+r.batchOps() > maxBatchOps || r.plan.req.Awsvpc || batch[0].plan.req.Awsvpc || sameToken) {
+		if len(batch) > 0 && (ops+r.batchOps() > maxBatchOps || bytes+r.bytes > maxBatchBytes ||
+			r.plan.req.Awsvpc || batch[0].plan.req.Awsvpc || sameToken) {
 			break
 		}
 		batch = append(batch, r)
-		ops += r.batchOps()
+		ops, bytes = ops+r.batchOps(), bytes+r.bytes
 		q.waiting = q.waiting[1:]
 	}
 	return batch
@@ -489,7 +531,7 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 	for _, r := range batch {
 		if r.ctx.Err() != nil {
 			r.err = r.ctx.Err()
-			close(r.done)
+			r.answer()
 			continue
 		}
 		live = append(live, r)
@@ -499,6 +541,7 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 		specs    []taskSpecRecord
 		statuses []taskStatusRecord
 		failures []ecsapi.Failure
+		explain  string
 	}
 	for attempt := 0; len(batch) > 0; attempt++ {
 		// The cache is current for this server's own placements (a batch
@@ -543,16 +586,12 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 			if len(explain) > 0 {
 				// The caller sees it too: as the detail of the first failure
 				// that has none (ECS leaves resource failures without one).
+				res.explain = strings.Join(explain, "; ")
 				for i := range res.failures {
 					if res.failures[i].Detail == nil {
-						res.failures[i].Detail = ptr("Placement: " + strings.Join(explain, "; ") + ".")
+						res.failures[i].Detail = ptr("Placement: " + res.explain + ".")
 						break
 					}
-				}
-				s.log.Info("tasks left unplaced", "cluster", cluster, "taskDefinition", plan.spec.TaskDefinitionARN,
-					"placed", len(assigned), "count", plan.req.Count, "placement", strings.Join(explain, "; "))
-				if plan.explain != nil {
-					*plan.explain = strings.Join(explain, "; ")
 				}
 			}
 			for _, a := range assigned {
@@ -562,8 +601,9 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 					add[a.InstanceID] = map[string]taskReservation{}
 				}
 				add[a.InstanceID][spec.ID] = reservationOf(spec)
-				// The next launch of the batch sees this one's tasks.
-				ps.sched.Commit(schedulerRequest(plan.req), []string{a.InstanceID})
+				// The next launch of the batch sees this one's tasks (as
+				// the store will show them: pending, not running).
+				ps.sched.CommitPending(schedulerRequest(plan.req), []string{a.InstanceID})
 				booked = append(booked, a.InstanceID)
 			}
 			if r.token != "" {
@@ -607,7 +647,7 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 						r.tasks, r.failures = out.Tasks, out.Failures
 					}
 					r.err = err
-					close(r.done)
+					r.answer()
 					batch = slices.Delete(slices.Clone(batch), k, k+1)
 					continue
 				}
@@ -642,7 +682,14 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 				r.tasks[i] = s.taskView(res.specs[i], res.statuses[i], false)
 			}
 			r.failures = res.failures
-			close(r.done)
+			if res.explain != "" {
+				s.log.Info("tasks left unplaced", "cluster", cluster, "taskDefinition", r.plan.spec.TaskDefinitionARN,
+					"placed", len(res.specs), "count", r.plan.req.Count, "placement", res.explain)
+				if r.plan.explain != nil {
+					*r.plan.explain = res.explain
+				}
+			}
+			r.answer()
 		}
 		return
 	}
@@ -652,7 +699,7 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 func (s *Server) answerAll(batch []*launchReq, err error) {
 	for _, r := range batch {
 		r.err = err
-		close(r.done)
+		r.answer()
 	}
 }
 

@@ -129,7 +129,14 @@ func (s *Snapshot) staticMemberOf(e *cql.Expr) []bool {
 // Commit books placements (instance IDs, as in Result.Placements) of req on
 // the snapshot, as the store would once they are written: the simulator
 // and benchmarks use it to place request after request.
-func (s *Snapshot) Commit(req Request, placements []string) {
+func (s *Snapshot) Commit(req Request, placements []string) { s.commit(req, placements, true) }
+
+// CommitPending is Commit for tasks that are not running yet: they take
+// their resources, ports and group places, but runningTasksCount (which
+// counts RUNNING tasks only) does not change.
+func (s *Snapshot) CommitPending(req Request, placements []string) { s.commit(req, placements, false) }
+
+func (s *Snapshot) commit(req Request, placements []string, running bool) {
 	for _, id := range placements {
 		i, ok := s.byID[id]
 		if !ok {
@@ -159,7 +166,9 @@ func (s *Snapshot) Commit(req Request, placements []string) {
 		if req.Awsvpc && in.AwsvpcSlots > 0 {
 			in.AwsvpcSlots--
 		}
-		in.RunningTasks++
+		if running {
+			in.RunningTasks++
+		}
 		if req.Group != "" {
 			in.Groups = maps.Clone(in.Groups)
 			if in.Groups == nil {

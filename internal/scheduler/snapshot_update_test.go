@@ -163,3 +163,26 @@ func TestKeptIndexMatchesLinear(t *testing.T) {
 		}
 	}
 }
+
+// TestCommitPending: pending tasks take their resources, ports and group
+// places but do not count as running (runningTasksCount counts RUNNING
+// tasks, as the store's view does).
+func TestCommitPending(t *testing.T) {
+	t.Parallel()
+	s := NewSnapshot(cluster(1, nil))
+	req := Request{Count: 1, CPU: 100, Memory: 200, Ports: []int32{8080}, Group: "g"}
+	s.CommitPending(req, []string{"i0000"})
+	in, _ := s.Instance("i0000")
+	if in.UsedCPU != 100 || in.UsedMemory != 200 || !in.Ports[8080] || in.Groups["g"] != 1 || in.RunningTasks != 0 {
+		t.Fatalf("after CommitPending: %+v", in)
+	}
+	res := mustPlace(t, s, Request{Count: 1, Constraints: []Constraint{{"memberOf", "runningTasksCount == 0"}}})
+	if len(res.Placements) != 1 {
+		t.Fatalf("a pending task counted as running: %s", res.Explanation(1))
+	}
+	s.Commit(req, nil)
+	s.Commit(Request{Count: 1}, []string{"i0000"})
+	if in, _ := s.Instance("i0000"); in.RunningTasks != 1 {
+		t.Fatalf("Commit: running %d, want 1", in.RunningTasks)
+	}
+}
