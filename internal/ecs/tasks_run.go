@@ -402,10 +402,11 @@ type launchQueue struct {
 
 // Limits of one batch's transaction: its writes (each task writes its
 // spec, status and maybe tags; each launch its token; each instance its
-// reservations) below store.MaxTxnOps, its bytes well below etcd's request
-// limit (1.5 MiB; a task spec holds its task definition, up to 64 KiB).
+// reservations; batchOps bounds them) within store.MaxTxnOps, its bytes
+// well below etcd's request limit (1.5 MiB; a task spec holds its task
+// definition, up to 64 KiB).
 const (
-	maxBatchOps   = 100
+	maxBatchOps   = store.MaxTxnOps
 	maxBatchBytes = 1 << 20
 )
 
