@@ -85,14 +85,15 @@ func strategyShares(strategy []ecsapi.CapacityProviderStrategyItem) []scheduler.
 	return items
 }
 
-// placeProviders places a request whose tasks are split over capacity
-// providers (providers names each task's; nil: one placement over the whole
-// cluster). Providers own disjoint instances, so each share is placed on its
-// own part of the snapshot; a provider without instances fails its share
-// with CAPACITY_PROVIDER and the provider's name as detail.
+// noInstances is the failure of a request no instance could consider.
 var noInstances = placementFailure{Reason: reasonNoInstances}
 
-func placeProviders(ps placementState, req placementRequest, providers []string) ([]assignment, []placementFailure) {
+// placeProviders places a request whose tasks are split over capacity
+// providers (providers names each task's; nil: one placement over the whole
+// cluster). Providers own disjoint instances, so each share is placed on
+// that provider's instances only; a provider without instances fails its
+// share with CAPACITY_PROVIDER and the provider's name as detail.
+func placeProviders(ps placementState, req placementRequest, providers []string) placed {
 	if len(providers) == 0 {
 		return place(ps, req)
 	}
@@ -111,39 +112,37 @@ func placeProviders(ps placementState, req placementRequest, providers []string)
 		}
 	}
 	var (
-		out      []assignment
-		failures []placementFailure
-		seen     = map[placementFailure]bool{}
+		out  placed
+		seen = map[placementFailure]bool{}
 	)
 	for _, p := range order {
 		if !members[p] {
-			failures = append(failures, placementFailure{Reason: scheduler.ReasonCapacityProvider, Detail: p})
+			out.failures = append(out.failures, placementFailure{Reason: scheduler.ReasonCapacityProvider, Detail: p})
 			continue
 		}
 		r := req
 		r.Count, r.CapacityProvider = counts[p], p
-		a, fs := place(ps, r)
-		out = append(out, a...)
+		share := place(ps, r)
+		out.assigned = append(out.assigned, share.assigned...)
+		for _, e := range share.explain {
+			out.explain = append(out.explain, p+": "+e)
+		}
 		own := 0
-		for _, f := range fs {
+		for _, f := range share.failures {
 			// Other providers' instances are not candidates, not failures.
 			if f.Reason == scheduler.ReasonCapacityProvider {
-				continue
-			}
-			if f.Explain != "" {
-				failures = append(failures, placementFailure{Explain: p + ": " + f.Explain})
 				continue
 			}
 			own++
 			if !seen[f] {
 				seen[f] = true
-				failures = append(failures, f)
+				out.failures = append(out.failures, f)
 			}
 		}
-		if len(a) < r.Count && own == 0 && !seen[noInstances] {
+		if len(share.assigned) < r.Count && own == 0 && !seen[noInstances] {
 			seen[noInstances] = true
-			failures = append(failures, noInstances)
+			out.failures = append(out.failures, noInstances)
 		}
 	}
-	return out, failures
+	return out
 }

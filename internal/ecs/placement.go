@@ -100,10 +100,16 @@ type assignment struct {
 // reasons).
 type placementFailure struct {
 	ARN, Reason, Detail string
-	// Explain, on an entry of its own, is the scheduler's explanation of a
-	// request that left tasks unplaced ("0 of 3 instances passed; memory
-	// removed 3"): not a failure, shown in service events and logs.
-	Explain string
+}
+
+// placed is the outcome of a placement: where the tasks go, why instances
+// refused, and, when tasks were left unplaced, the scheduler's explanation
+// ("0 of 3 instances passed; memory removed 3") for callers, service
+// events and logs.
+type placed struct {
+	assigned []assignment
+	failures []placementFailure
+	explain  []string
 }
 
 // schedulerRequest is req as the scheduler takes it.
@@ -133,12 +139,12 @@ var defaultStrategy = []scheduler.Strategy{{Type: "random"}}
 // over-commits an instance. Tasks that fit nowhere are left out; failures
 // says why each instance refused. ps is not modified. The request's
 // strategies and constraints must be valid (checkPlacement).
-func place(ps placementState, req placementRequest) ([]assignment, []placementFailure) {
+func place(ps placementState, req placementRequest) placed {
 	res, err := ps.sched.Place(schedulerRequest(req))
 	if err != nil {
 		// Validated before placement; a request that slips through places
 		// nothing rather than ignoring its rules.
-		return nil, []placementFailure{{Reason: reasonAttribute, Detail: err.Error()}}
+		return placed{failures: []placementFailure{{Reason: reasonAttribute, Detail: err.Error()}}}
 	}
 	usedIPs := map[string]map[netip.Addr]bool{}
 	out := make([]assignment, 0, len(res.Placements))
@@ -170,10 +176,11 @@ func place(ps placementState, req placementRequest) ([]assignment, []placementFa
 	if len(res.Placements) < req.Count && req.Targets == nil && len(failures) == 0 {
 		failures = append(failures, placementFailure{Reason: reasonNoInstances})
 	}
+	p := placed{assigned: out, failures: failures}
 	if len(res.Placements) < req.Count {
-		failures = append(failures, placementFailure{Explain: res.Explanation(ps.sched.Len())})
+		p.explain = []string{res.Explanation(ps.sched.Len())}
 	}
-	return out, failures
+	return p
 }
 
 // checkPlacement validates placement constraints and strategies as ECS

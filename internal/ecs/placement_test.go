@@ -96,7 +96,8 @@ func TestPlace(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			got, fails := place(stateOf(tc.snap), tc.req)
+			p := place(stateOf(tc.snap), tc.req)
+			got, fails := p.assigned, p.failures
 			var ids []string
 			for _, a := range got {
 				ids = append(ids, a.InstanceID)
@@ -111,12 +112,8 @@ func TestPlace(t *testing.T) {
 				}
 			}
 			var reasons []string
-			explained := false
+			explained := len(p.explain) > 0
 			for _, f := range fails {
-				if f.Explain != "" {
-					explained = true
-					continue
-				}
 				reasons = append(reasons, f.Reason)
 			}
 			if explained != (len(got) < tc.req.Count) {
@@ -253,7 +250,8 @@ func TestPlaceStrategiesAndConstraints(t *testing.T) {
 	if err := checkPlacement(req); err != nil {
 		t.Fatal(err)
 	}
-	got, fails := place(stateOf(snap), req)
+	p := place(stateOf(snap), req)
+	got, fails := p.assigned, p.failures
 	var ids []string
 	for _, a := range got {
 		ids = append(ids, a.InstanceID)
@@ -263,14 +261,11 @@ func TestPlaceStrategiesAndConstraints(t *testing.T) {
 	if strings.Join(ids, ",") != "c,a" {
 		t.Errorf("placed on %v, want c,a", ids)
 	}
+	if want := "2 of 4 instances passed; memberOf removed 1, distinctInstance removed 3"; strings.Join(p.explain, "; ") != want {
+		t.Errorf("explanation %q, want %q", p.explain, want)
+	}
 	var reasons []string
 	for _, f := range fails {
-		if f.Explain != "" {
-			if want := "2 of 4 instances passed; memberOf removed 1, distinctInstance removed 3"; f.Explain != want {
-				t.Errorf("explanation %q, want %q", f.Explain, want)
-			}
-			continue
-		}
 		reasons = append(reasons, f.ARN+" "+f.Reason)
 	}
 	want := "arn:a " + scheduler.ReasonDistinctInstance + ";arn:b " + scheduler.ReasonDistinctInstance + ";arn:c " + scheduler.ReasonDistinctInstance + ";arn:d " + scheduler.ReasonMemberOf

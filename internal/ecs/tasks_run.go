@@ -538,12 +538,6 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 		live = append(live, r)
 	}
 	batch = live
-	type result struct {
-		specs    []taskSpecRecord
-		statuses []taskStatusRecord
-		failures []ecsapi.Failure
-		explain  string
-	}
 	for attempt := 0; len(batch) > 0; attempt++ {
 		// The cache is current for this server's own placements (a batch
 		// waits for it after its write); after a conflict, read the store.
@@ -557,74 +551,12 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 		var (
 			ops     []store.Op
 			add     = map[string]map[string]taskReservation{}
-			results = make([]result, len(batch))
-			booked  []string
+			results = make([]launchResult, len(batch))
 		)
 		for k, r := range batch {
-			plan := r.plan
-			assigned, pfs := placeProviders(ps, plan.req, plan.providers)
-			res := &results[k]
-			res.failures = []ecsapi.Failure{}
-			var explain []string
-			for _, f := range pfs {
-				if f.Explain != "" {
-					explain = append(explain, f.Explain)
-					continue
-				}
-				fl := ecsapi.Failure{Reason: ptr(f.Reason)}
-				if f.ARN != "" {
-					arn := f.ARN
-					if f.Reason == reasonMissing {
-						arn = s.containerInstanceARN(cluster, f.ARN)
-					}
-					fl.Arn = ptr(arn)
-				}
-				if f.Detail != "" {
-					fl.Detail = ptr(f.Detail)
-				}
-				res.failures = append(res.failures, fl)
-			}
-			if len(explain) > 0 {
-				// The caller sees it too: as the detail of the first failure
-				// that has none (ECS leaves resource failures without one).
-				res.explain = strings.Join(explain, "; ")
-				for i := range res.failures {
-					if res.failures[i].Detail == nil {
-						res.failures[i].Detail = ptr("Placement: " + res.explain + ".")
-						break
-					}
-				}
-			}
-			for _, a := range assigned {
-				spec, status := s.newTask(plan, a, ps.entries[a.InstanceID].pi, now, r.token)
-				res.specs, res.statuses = append(res.specs, spec), append(res.statuses, status)
-				if add[a.InstanceID] == nil {
-					add[a.InstanceID] = map[string]taskReservation{}
-				}
-				add[a.InstanceID][spec.ID] = reservationOf(spec)
-				// The next launch of the batch sees this one's tasks (as
-				// the store will show them: pending, not running).
-				ps.sched.CommitPending(schedulerRequest(plan.req), []string{a.InstanceID})
-				booked = append(booked, a.InstanceID)
-			}
-			if r.token != "" {
-				tr := runTokenRecord{Hash: r.hash, Failures: res.failures, CreatedAt: now}
-				for _, sp := range res.specs {
-					tr.TaskIDs = append(tr.TaskIDs, sp.ID)
-				}
-				b, _ := json.Marshal(tr)
-				ops = append(ops, store.Op{Key: s.runTokenKey(cluster, r.token), Value: b, ExpectRev: 0})
-			}
-			for i := range res.specs {
-				sb, _ := json.Marshal(res.specs[i])
-				tb, _ := json.Marshal(res.statuses[i])
-				ops = append(ops,
-					store.Op{Key: s.taskSpecKey(cluster, res.specs[i].ID), Value: sb, ExpectRev: 0},
-					store.Op{Key: s.taskStatusKey(cluster, res.specs[i].ID), Value: tb, ExpectRev: 0})
-				if len(plan.tags) > 0 {
-					ops = append(ops, s.tagsOp(s.taskARN(cluster, res.specs[i].ID), plan.tags))
-				}
-			}
+			var launchOps []store.Op
+			results[k], launchOps = s.placeLaunch(cluster, ps, r, now, add)
+			ops = append(ops, launchOps...)
 		}
 		ops = append(ops, s.reservationOps(cluster, ps, add)...)
 		t0 = addSince(&st.schedule, t0)
@@ -637,7 +569,7 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 		if errors.As(err, &ce) {
 			st.conflicts.Add(1)
 			// Nothing was written: the snapshot forgets the batch's tasks.
-			s.placementDirty(cluster, booked)
+			s.placementDirty(cluster, add)
 			if k := slices.IndexFunc(batch, func(r *launchReq) bool { return r.token != "" && ce.Key == s.runTokenKey(cluster, r.token) }); k >= 0 {
 				// A concurrent request with the same token won: answer this
 				// one as that request was answered.
@@ -662,7 +594,7 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 			}
 		}
 		if err != nil {
-			s.placementDirty(cluster, booked)
+			s.placementDirty(cluster, add)
 			s.answerAll(batch, fmt.Errorf("placing tasks: %w", err))
 			return
 		}
@@ -696,6 +628,84 @@ func (s *Server) launchBatch(cluster string, batch []*launchReq) {
 	}
 }
 
+// launchResult is what one launch of a batch placed.
+type launchResult struct {
+	specs    []taskSpecRecord
+	statuses []taskStatusRecord
+	failures []ecsapi.Failure
+	explain  string
+}
+
+// placeLaunch places launch r on ps and books its tasks there, so the next
+// launch of the batch sees them (as the store will show them: pending, not
+// running). It returns the writes of its tasks and clientToken, and adds
+// its reservations to add.
+func (s *Server) placeLaunch(cluster string, ps placementState, r *launchReq, now time.Time, add map[string]map[string]taskReservation) (launchResult, []store.Op) {
+	plan := r.plan
+	p := placeProviders(ps, plan.req, plan.providers)
+	res := launchResult{failures: s.apiFailures(cluster, p.failures)}
+	if len(p.explain) > 0 {
+		// The caller sees it too: as the detail of the first failure that
+		// has none (ECS leaves resource failures without one).
+		res.explain = strings.Join(p.explain, "; ")
+		for i := range res.failures {
+			if res.failures[i].Detail == nil {
+				res.failures[i].Detail = ptr("Placement: " + res.explain + ".")
+				break
+			}
+		}
+	}
+	var ops []store.Op
+	instances := make([]string, 0, len(p.assigned))
+	for _, a := range p.assigned {
+		spec, status := s.newTask(plan, a, ps.entries[a.InstanceID].pi, now, r.token)
+		res.specs, res.statuses = append(res.specs, spec), append(res.statuses, status)
+		if add[a.InstanceID] == nil {
+			add[a.InstanceID] = map[string]taskReservation{}
+		}
+		add[a.InstanceID][spec.ID] = reservationOf(spec)
+		instances = append(instances, a.InstanceID)
+		sb, _ := json.Marshal(spec)
+		tb, _ := json.Marshal(status)
+		ops = append(ops,
+			store.Op{Key: s.taskSpecKey(cluster, spec.ID), Value: sb, ExpectRev: 0},
+			store.Op{Key: s.taskStatusKey(cluster, spec.ID), Value: tb, ExpectRev: 0})
+		if len(plan.tags) > 0 {
+			ops = append(ops, s.tagsOp(s.taskARN(cluster, spec.ID), plan.tags))
+		}
+	}
+	ps.sched.CommitPending(schedulerRequest(plan.req), instances)
+	if r.token != "" {
+		tr := runTokenRecord{Hash: r.hash, Failures: res.failures, CreatedAt: now}
+		for _, sp := range res.specs {
+			tr.TaskIDs = append(tr.TaskIDs, sp.ID)
+		}
+		b, _ := json.Marshal(tr)
+		ops = append(ops, store.Op{Key: s.runTokenKey(cluster, r.token), Value: b, ExpectRev: 0})
+	}
+	return res, ops
+}
+
+// apiFailures are placement failures as RunTask answers them.
+func (s *Server) apiFailures(cluster string, pfs []placementFailure) []ecsapi.Failure {
+	out := []ecsapi.Failure{}
+	for _, f := range pfs {
+		fl := ecsapi.Failure{Reason: ptr(f.Reason)}
+		if f.ARN != "" {
+			arn := f.ARN
+			if f.Reason == reasonMissing {
+				arn = s.containerInstanceARN(cluster, f.ARN)
+			}
+			fl.Arn = ptr(arn)
+		}
+		if f.Detail != "" {
+			fl.Detail = ptr(f.Detail)
+		}
+		out = append(out, fl)
+	}
+	return out
+}
+
 // answerAll fails every launch of a batch with err.
 func (s *Server) answerAll(batch []*launchReq, err error) {
 	for _, r := range batch {
@@ -704,14 +714,14 @@ func (s *Server) answerAll(batch []*launchReq, err error) {
 	}
 }
 
-// placementDirty makes the cluster's kept snapshot re-derive instances
-// (a batch booked tasks on them that were not written).
-func (s *Server) placementDirty(cluster string, ids []string) {
+// placementDirty makes the cluster's kept snapshot re-derive the
+// instances of booked (a batch booked tasks on them that were not written).
+func (s *Server) placementDirty(cluster string, booked map[string]map[string]taskReservation) {
 	pc := s.placementCacheInit()
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if cs := pc.clusters[cluster]; cs != nil && cs.built {
-		for _, id := range ids {
+		for id := range booked {
 			cs.dirty[id] = true
 		}
 	}
