@@ -310,7 +310,7 @@ func (s *linkSession) run() {
 				_ = s.conn.Close(websocket.StatusGoingAway, "missed heartbeats")
 				return
 			}
-			if !s.write(ctx, agentproto.Envelope{Type: agentproto.TypeHeartbeat, Heartbeat: &agentproto.Heartbeat{SentAt: time.Now().UTC()}}) {
+			if !s.write(ctx, agentproto.TypeHeartbeat, agentproto.Envelope{Type: agentproto.TypeHeartbeat, Heartbeat: &agentproto.Heartbeat{SentAt: time.Now().UTC()}}) {
 				return
 			}
 			if ticks%agentproto.MissedHeartbeats == 0 {
@@ -327,11 +327,12 @@ func (s *linkSession) run() {
 	}
 }
 
-func (s *linkSession) write(ctx context.Context, env agentproto.Envelope) bool {
+// write sends msg (an envelope of the given type) within a heartbeat.
+func (s *linkSession) write(ctx context.Context, typ string, msg any) bool {
 	wctx, cancel := context.WithTimeout(ctx, s.l.cfg.Heartbeat)
 	defer cancel()
-	if err := wsjson.Write(wctx, s.conn, env); err != nil {
-		s.logger().Debug("link write failed", "type", env.Type, "err", err)
+	if err := wsjson.Write(wctx, s.conn, msg); err != nil {
+		s.logger().Debug("link write failed", "type", typ, "err", err)
 		return false
 	}
 	return true
@@ -380,12 +381,8 @@ func (s *linkSession) sendPayload(ctx context.Context) bool {
 		return true
 	}
 	s.seq++
-	wctx, cancel := context.WithTimeout(ctx, s.l.cfg.Heartbeat)
-	defer cancel()
-	err := wsjson.Write(wctx, s.conn, agentproto.EncodedEnvelope{Type: agentproto.TypePayload,
-		Payload: &agentproto.EncodedPayload{Seq: s.seq, Tasks: b, ContainerInstanceARN: s.arn}})
-	if err != nil {
-		s.logger().Debug("link write failed", "type", agentproto.TypePayload, "err", err)
+	if !s.write(ctx, agentproto.TypePayload, agentproto.EncodedEnvelope{Type: agentproto.TypePayload,
+		Payload: &agentproto.EncodedPayload{Seq: s.seq, Tasks: b, ContainerInstanceARN: s.arn}}) {
 		return false
 	}
 	s.sentInitial, s.lastTasks = true, b

@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"fmt"
+	"iter"
 	"math"
 	"net/netip"
 	"slices"
@@ -196,17 +197,10 @@ func checkPlacement(req placementRequest) error {
 // freeAddressCount counts up to limit free addresses of subnet: the ones
 // freeAddress would hand out one after another.
 func freeAddressCount(subnet netip.Prefix, used map[netip.Addr]bool, limit int) int {
-	subnet = subnet.Masked()
-	if !subnet.Addr().Is4() || subnet.Bits() > 30 {
-		return 0
-	}
 	n := 0
-	for a, k := awsvpcGateway(subnet).Next(), 0; n < limit && subnet.Contains(a) && k < 1<<16; a, k = a.Next(), k+1 {
-		if !subnet.Contains(a.Next()) {
-			break // a is the broadcast address
-		}
-		if !used[a] {
-			n++
+	for range freeAddresses(subnet, used) {
+		if n++; n == limit {
+			break
 		}
 	}
 	return n
@@ -244,21 +238,30 @@ func cloneSet[K comparable](m map[K]bool) map[K]bool {
 // freeAddress returns the lowest address of subnet that is not the network
 // address, the gateway (.1), the broadcast address or in used.
 func freeAddress(subnet netip.Prefix, used map[netip.Addr]bool) (netip.Addr, bool) {
-	subnet = subnet.Masked()
-	if !subnet.Addr().Is4() || subnet.Bits() > 30 {
-		return netip.Addr{}, false
-	}
-	gw := subnet.Addr().Next()
-	// Large subnets: looking at the first 64k addresses is plenty.
-	for a, n := gw.Next(), 0; subnet.Contains(a) && n < 1<<16; a, n = a.Next(), n+1 {
-		if !subnet.Contains(a.Next()) {
-			break // a is the broadcast address
-		}
-		if !used[a] {
-			return a, true
-		}
+	for a := range freeAddresses(subnet, used) {
+		return a, true
 	}
 	return netip.Addr{}, false
+}
+
+// freeAddresses yields the task addresses of subnet not in used, lowest
+// first: not the network address, the gateway (.1) or the broadcast address.
+func freeAddresses(subnet netip.Prefix, used map[netip.Addr]bool) iter.Seq[netip.Addr] {
+	return func(yield func(netip.Addr) bool) {
+		subnet = subnet.Masked()
+		if !subnet.Addr().Is4() || subnet.Bits() > 30 {
+			return
+		}
+		// Large subnets: looking at the first 64k addresses is plenty.
+		for a, n := awsvpcGateway(subnet).Next(), 0; subnet.Contains(a) && n < 1<<16; a, n = a.Next(), n+1 {
+			if !subnet.Contains(a.Next()) {
+				return // a is the broadcast address
+			}
+			if !used[a] && !yield(a) {
+				return
+			}
+		}
+	}
 }
 
 // awsvpcGateway is the task network's gateway: the subnet's first address.
