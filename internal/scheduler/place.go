@@ -41,11 +41,12 @@ type run struct {
 	tied   []*cell
 	cands  []int32
 
+	cellIdx cellIndex // numbers the cells
+
 	// A kept index (place_cache.go) also has these.
 	kept    bool
 	attrs   []string // per column: the spread attribute
 	nvals   []int    // per column: values when the cells were numbered
-	cellIdx cellIndex
 	inHeap  []bool
 	removed [numFilters + 1]int // instances per rejecting filter
 	touched []int32             // instances the last request planned on
@@ -61,8 +62,7 @@ type entry struct {
 // cell holds the candidates sharing every spread attribute value, in a
 // min-heap by (instance-level scores, rank).
 type cell struct {
-	vals []int32
-	h    []entry
+	h []entry
 }
 
 func (s *Snapshot) place(req *Request, linear bool) (Result, error) {
@@ -105,8 +105,7 @@ func (s *Snapshot) place(req *Request, linear bool) (Result, error) {
 		r.pos = make([]int32, n)
 	}
 	// Two passes: filter and assign cells, then size each heap exactly.
-	var cellIdx cellIndex
-	cellIdx.init(r.cols)
+	r.cellIdx.init(r.cols)
 	var sizes []int32
 	for i := range s.insts {
 		if f := r.check(i); f != filterNone {
@@ -117,17 +116,11 @@ func (s *Snapshot) place(req *Request, linear bool) (Result, error) {
 		if linear {
 			continue
 		}
-		ci := cellIdx.get(r.cols, i)
-		if int(ci) == len(r.cells) {
-			vals := make([]int32, len(r.cols))
-			for j, col := range r.cols {
-				vals[j] = col.ids[i]
-			}
-			r.cells = append(r.cells, &cell{vals: vals})
+		r.cellFor(i)
+		if len(sizes) < len(r.cells) {
 			sizes = append(sizes, 0)
 		}
-		r.cellOf[i] = ci
-		sizes[ci]++
+		sizes[r.cellOf[i]]++
 	}
 	for k, cl := range r.cells {
 		cl.h = make([]entry, 0, sizes[k])

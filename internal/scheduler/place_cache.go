@@ -132,11 +132,7 @@ func (s *Snapshot) newKeptRun(req *Request, c *compiled) *run {
 func (r *run) cellFor(i int) *cell {
 	ci := r.cellIdx.get(r.cols, i)
 	if int(ci) == len(r.cells) {
-		vals := make([]int32, len(r.cols))
-		for j, col := range r.cols {
-			vals[j] = col.ids[i]
-		}
-		r.cells = append(r.cells, &cell{vals: vals})
+		r.cells = append(r.cells, &cell{})
 	}
 	r.cellOf[i] = ci
 	return r.cells[ci]
