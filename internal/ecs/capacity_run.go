@@ -55,10 +55,10 @@ func (s *Server) launchProviders(c clusterRecord, launchType *ecsapi.LaunchType,
 // (providers exist, are ACTIVE and associated with it; Fargate refused;
 // base and weight rules) and returns its items by provider name.
 func (s *Server) providerShares(c clusterRecord, strategy []ecsapi.CapacityProviderStrategyItem) ([]scheduler.ProviderShare, error) {
-	items := make([]scheduler.ProviderShare, len(strategy))
-	for i, it := range strategy {
-		name := s.providerName(it.CapacityProvider)
-		items[i] = scheduler.ProviderShare{Name: name, Base: int(deref(it.Base)), Weight: int(deref(it.Weight))}
+	items := strategyShares(strategy)
+	for i := range items {
+		name := s.providerName(items[i].Name)
+		items[i].Name = name
 		if slices.Contains(builtinProviders, name) {
 			return nil, invalidParam("Capacity provider %s is not supported by Berth yet: Berth runs tasks on container instances only; use a capacity provider of container instances or launchType EC2.", name)
 		}

@@ -141,10 +141,9 @@ func (r *serviceRecord) deploymentLaunch(d plan.Deployment) (string, []ecsapi.Ca
 // runs follows the strategy's base and weights.
 func (s *Server) serviceProviders(r serviceRecord, deploymentID string, n int) []string {
 	d := plan.Deployment{ID: deploymentID}
-	for _, sd := range s.cachedServiceStatus(r.Cluster, r.Name).Deployments {
-		if sd.ID == deploymentID {
-			d = sd
-		}
+	deps := s.cachedServiceStatus(r.Cluster, r.Name).Deployments
+	if i := slices.IndexFunc(deps, func(sd plan.Deployment) bool { return sd.ID == deploymentID }); i >= 0 {
+		d = deps[i]
 	}
 	_, strategy := r.deploymentLaunch(d)
 	if len(strategy) == 0 {
