@@ -340,7 +340,8 @@ func (r *reconciler) holdProtected(t Task) bool {
 // stopOrder sorts tasks so that the ones to stop first come first: the
 // priorities of scale-in (unprotected, then not healthy, first), then newest
 // first. DAEMON services, which have no placement strategies, use it for the
-// tasks of one instance; REPLICA services choose with scaleIn.
+// tasks of one instance; REPLICA services choose with scaleIn, except for old
+// tasks when the budget stops all or none of those that compete for it.
 func (r *reconciler) stopOrder(ts []Task) {
 	slices.SortStableFunc(ts, func(a, b Task) int {
 		if c := r.priority(a, b); c != 0 {

@@ -1,7 +1,9 @@
 package plan
 
 import (
+	"cmp"
 	"hash/fnv"
+	"slices"
 	"strings"
 )
 
@@ -155,11 +157,8 @@ func (s *scaleIn) compare(a, b Task) int {
 		return c
 	}
 	for k := range s.strategies {
-		if sa, sb := s.score(k, a), s.score(k, b); sa != sb {
-			if sa < sb {
-				return -1
-			}
-			return 1
+		if c := cmp.Compare(s.score(k, a), s.score(k, b)); c != 0 {
+			return c
 		}
 	}
 	return newestFirst(a, b)
@@ -180,19 +179,18 @@ func (s *scaleIn) best(cands []Task) int {
 // protected (as ECS chooses tasks on scale-in), then not healthy before
 // healthy.
 func (r *reconciler) priority(a, b Task) int {
-	if pa, pb := r.protected(a), r.protected(b); pa != pb {
-		if pa {
-			return 1
-		}
-		return -1
+	return cmp.Or(falseFirst(r.protected(a), r.protected(b)), falseFirst(Healthy(a), Healthy(b)))
+}
+
+// falseFirst orders false before true.
+func falseFirst(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
 	}
-	if ha, hb := Healthy(a), Healthy(b); ha != hb {
-		if ha {
-			return 1
-		}
-		return -1
-	}
-	return 0
+	return -1
 }
 
 // newestFirst is the last tie-break: newest first, then by id.
@@ -211,6 +209,6 @@ func (s *scaleIn) take(cands *[]Task) Task {
 		i = s.best(*cands)
 	}
 	t := (*cands)[i]
-	*cands = append((*cands)[:i], (*cands)[i+1:]...)
+	*cands = slices.Delete(*cands, i, i+1)
 	return t
 }
