@@ -250,8 +250,9 @@ func TestScaleInChoice(t *testing.T) {
 			},
 		},
 		{
-			// Equal spread: newest first.
-			name: "ties newest first", desired: 2, want: "i1=1 i2=1",
+			// The newest task is on the fuller instance, so the spread
+			// alone picks it (TestScaleInNewestOnTies covers a real tie).
+			name: "newest on the fuller instance", desired: 2, want: "i1=1 i2=1",
 			setup: func(f *fleet) {
 				f.instance("i1", "a", 4096)
 				f.instance("i2", "a", 4096)
