@@ -29,6 +29,19 @@ const errLaunchTypeAndStrategy = "Specifying both a launch type and capacity pro
 // or, with neither, with the cluster's default strategy when it has one. The
 // result names the provider of each of the count tasks.
 func (s *Server) launchProviders(c clusterRecord, launchType *ecsapi.LaunchType, strategy []ecsapi.CapacityProviderStrategyItem, count int) ([]string, error) {
+	items, err := s.launchShares(c, launchType, strategy, true)
+	if err != nil || items == nil {
+		return nil, err
+	}
+	return scheduler.DistributeCapacityProviders(items, count, nil), nil
+}
+
+// launchShares decides how tasks launch: with launchType (nil: on any
+// instance), with the capacity provider strategy, or, with neither, with
+// the cluster's default strategy when useDefault and it has one (nil
+// without). It refuses both at once, launch types Berth does not run, and
+// strategies providerShares refuses.
+func (s *Server) launchShares(c clusterRecord, launchType *ecsapi.LaunchType, strategy []ecsapi.CapacityProviderStrategyItem, useDefault bool) ([]scheduler.ProviderShare, error) {
 	if launchType != nil && len(strategy) > 0 {
 		return nil, invalidParam(errLaunchTypeAndStrategy)
 	}
@@ -38,17 +51,13 @@ func (s *Server) launchProviders(c clusterRecord, launchType *ecsapi.LaunchType,
 		}
 		return nil, nil
 	}
-	if len(strategy) == 0 {
+	if len(strategy) == 0 && useDefault {
 		strategy = c.DefaultStrategy
 	}
 	if len(strategy) == 0 {
 		return nil, nil
 	}
-	items, err := s.providerShares(c, strategy)
-	if err != nil {
-		return nil, err
-	}
-	return scheduler.DistributeCapacityProviders(items, count, nil), nil
+	return s.providerShares(c, strategy)
 }
 
 // providerShares checks a capacity provider strategy against the cluster

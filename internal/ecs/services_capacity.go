@@ -30,32 +30,17 @@ const (
 // serviceLaunch decides how a new service launches: the launch type it
 // stores ("" with a strategy) and its strategy, normalized.
 func (s *Server) serviceLaunch(c clusterRecord, lt *ecsapi.LaunchType, strategy []ecsapi.CapacityProviderStrategyItem, daemon bool) (string, []ecsapi.CapacityProviderStrategyItem, error) {
-	if lt != nil && len(strategy) > 0 {
-		return "", nil, invalidParam(errLaunchTypeAndStrategy)
+	if daemon && lt == nil && len(strategy) > 0 {
+		return "", nil, invalidParam(errDaemonStrategy)
 	}
-	if lt != nil {
-		if *lt != ecsapi.LaunchTypeEc2 {
-			return "", nil, invalidParam("Launch type %s is not supported by Berth yet; use EC2 (the default).", *lt)
-		}
-		return string(ecsapi.LaunchTypeEc2), nil, nil
-	}
-	if daemon {
-		if len(strategy) > 0 {
-			return "", nil, invalidParam(errDaemonStrategy)
-		}
-		// A daemon runs on every instance: the cluster's default does not
-		// apply.
-		return string(ecsapi.LaunchTypeEc2), nil, nil
-	}
-	if len(strategy) == 0 {
-		strategy = c.DefaultStrategy
-	}
-	if len(strategy) == 0 {
-		return string(ecsapi.LaunchTypeEc2), nil, nil
-	}
-	items, err := s.providerShares(c, strategy)
+	// A daemon runs on every instance: the cluster's default does not
+	// apply.
+	items, err := s.launchShares(c, lt, strategy, !daemon)
 	if err != nil {
 		return "", nil, err
+	}
+	if items == nil {
+		return string(ecsapi.LaunchTypeEc2), nil, nil
 	}
 	return "", strategyItems(items), nil
 }
