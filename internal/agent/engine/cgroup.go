@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -55,7 +56,10 @@ const cfsPeriod = 100000
 // task's containers take. It may be called again for the same task.
 func (c *Cgroups) Ensure(id string, cpu, memMiB int) (string, error) {
 	rel := filepath.Join(c.Parent, id)
-	quota := ""
+	limit, quota := "", ""
+	if memMiB > 0 {
+		limit = strconv.FormatInt(int64(memMiB)<<20, 10)
+	}
 	if cpu > 0 {
 		quota = strconv.Itoa(max(cpu*cfsPeriod/1024, 1000))
 	}
@@ -64,8 +68,8 @@ func (c *Cgroups) Ensure(id string, cpu, memMiB int) (string, error) {
 			return "", err
 		}
 		dir := filepath.Join(c.Root, rel)
-		if memMiB > 0 {
-			if err := write(dir, "memory.max", strconv.FormatInt(int64(memMiB)<<20, 10)); err != nil {
+		if limit != "" {
+			if err := write(dir, "memory.max", limit); err != nil {
 				return "", err
 			}
 		}
@@ -76,12 +80,12 @@ func (c *Cgroups) Ensure(id string, cpu, memMiB int) (string, error) {
 		}
 		return "/" + rel, nil
 	}
-	if memMiB > 0 {
+	if limit != "" {
 		dir := filepath.Join(c.Root, "memory", rel)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return "", err
 		}
-		if err := write(dir, "memory.limit_in_bytes", strconv.FormatInt(int64(memMiB)<<20, 10)); err != nil {
+		if err := write(dir, "memory.limit_in_bytes", limit); err != nil {
 			return "", err
 		}
 	}
@@ -106,12 +110,9 @@ func (c *Cgroups) enableV2(rel string) error {
 	if err := os.MkdirAll(filepath.Join(c.Root, rel), 0o755); err != nil {
 		return err
 	}
+	// A controller is enabled in a child only if its parent enables it.
 	dir := c.Root
-	var parts []string
-	for p := rel; p != "." && p != "/"; p = filepath.Dir(p) {
-		parts = append([]string{filepath.Base(p)}, parts...)
-	}
-	for _, p := range parts {
+	for _, p := range strings.Split(rel, string(filepath.Separator)) {
 		if err := write(dir, "cgroup.subtree_control", "+cpu +memory"); err != nil {
 			return err
 		}
@@ -123,23 +124,14 @@ func (c *Cgroups) enableV2(rel string) error {
 // Remove deletes task id's cgroup (in every hierarchy the engine created it
 // in) once its containers are gone.
 func (c *Cgroups) Remove(id string) error {
-	rel := filepath.Join(c.Parent, id)
-	dirs := []string{filepath.Join(c.Root, rel)}
-	if !c.V2 {
-		dirs = dirs[:0]
-		entries, err := os.ReadDir(c.Root)
-		if err != nil {
-			return err
-		}
-		for _, e := range entries {
-			if e.IsDir() {
-				dirs = append(dirs, filepath.Join(c.Root, e.Name(), rel))
-			}
-		}
+	roots, err := c.hierarchies()
+	if err != nil {
+		return err
 	}
+	rel := filepath.Join(c.Parent, id)
 	var errs []error
-	for _, d := range dirs {
-		if err := os.Remove(d); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	for _, r := range roots {
+		if err := os.Remove(filepath.Join(r, rel)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
 	}
@@ -147,18 +139,10 @@ func (c *Cgroups) Remove(id string) error {
 }
 
 // RemoveAll deletes the cgroups of every task of the agent and the agent's
-// own, in every hierarchy: for an agent removed for good (tests).
+// own, in every hierarchy: for an agent removed for good (tests). It is best
+// effort: what cannot go (a cgroup with processes in it) stays.
 func (c *Cgroups) RemoveAll() {
-	roots := []string{c.Root}
-	if !c.V2 {
-		roots = roots[:0]
-		entries, _ := os.ReadDir(c.Root)
-		for _, e := range entries {
-			if e.IsDir() {
-				roots = append(roots, filepath.Join(c.Root, e.Name()))
-			}
-		}
-	}
+	roots, _ := c.hierarchies()
 	for _, r := range roots {
 		dir := filepath.Join(r, c.Parent)
 		tasks, _ := os.ReadDir(dir)
@@ -169,6 +153,22 @@ func (c *Cgroups) RemoveAll() {
 		}
 		_ = os.Remove(dir)
 	}
+}
+
+// hierarchies returns the directories task cgroups may be under: Root in
+// the unified hierarchy, each controller's mount below Root in v1.
+func (c *Cgroups) hierarchies() ([]string, error) {
+	if c.V2 {
+		return []string{c.Root}, nil
+	}
+	entries, err := os.ReadDir(c.Root)
+	var roots []string
+	for _, e := range entries {
+		if e.IsDir() {
+			roots = append(roots, filepath.Join(c.Root, e.Name()))
+		}
+	}
+	return roots, err
 }
 
 func write(dir, file, value string) error {
