@@ -130,10 +130,13 @@ func Remove(t testing.TB, rt runtime.Runtime, agentID string) {
 		_ = rt.RemoveVolume(ctx, v.Name, true)
 	}
 	// After the containers: a cgroup with processes in it cannot go.
-	if cg := engine.DetectCgroups("/sys/fs/cgroup", "cgroupfs", "1", agentID); cg != nil {
-		if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-			cg.V2 = true
-		}
+	// The version decides what DetectCgroups probes (v1's memory hierarchy,
+	// or the unified root), so it is found first.
+	version := "1"
+	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+		version = "2"
+	}
+	if cg := engine.DetectCgroups("/sys/fs/cgroup", "cgroupfs", version, agentID); cg != nil {
 		cg.RemoveAll()
 	}
 	nets, _ := rt.ListNetworks(ctx, f)
