@@ -40,8 +40,9 @@ var (
 
 // BerthBinary returns the path of a static berth binary to put in images:
 // $BERTH_BINARY when set, else in a berth process its own executable when it
-// is static. In any other case (a test binary, a cgo build of berth) it builds ./cmd/berth with CGO_ENABLED=0 from the source tree above
-// the working directory, once per process, into a cache shared by processes
+// is static. In any other case (a test binary, a cgo build of berth) it
+// builds ./cmd/berth with CGO_ENABLED=0 from the source tree above the
+// working directory, once per process, into a cache shared by processes
 // under a file lock; the go command makes repeated builds cheap. The path
 // returned names the binary's content, so it never changes under a reader.
 func BerthBinary(ctx context.Context, log *slog.Logger) (string, error) {
@@ -65,23 +66,20 @@ func BerthBinary(ctx context.Context, log *slog.Logger) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("berth binary: %w", err)
 	}
+	var notStatic error // why this berth process's own executable cannot go into images
 	if isBerthCommand(exe) {
-		err := checkStatic(exe)
-		if err == nil {
+		if notStatic = checkStatic(exe); notStatic == nil {
 			binPath = exe
 			return exe, nil
 		}
 		// A cgo build (`go run ./cmd/berth dev` where a C compiler is
 		// installed): build a static one from the source tree instead.
-		p, berr := buildBerth(ctx, log)
-		if berr != nil {
-			return "", fmt.Errorf("%w; building a static one from the source tree failed too: %v", err, berr)
-		}
-		binPath = p
-		return p, nil
 	}
 	p, err := buildBerth(ctx, log)
 	if err != nil {
+		if notStatic != nil {
+			return "", fmt.Errorf("%w; building a static one from the source tree failed too: %v", notStatic, err)
+		}
 		return "", err
 	}
 	binPath = p
