@@ -36,7 +36,7 @@ const (
 // text and read-only data are mapped although the process never uses them
 // again. What it costs: pages the process does use come back by minor faults
 // (again in fault-around blocks); BenchmarkAgentRSS counts about 350 more
-// minor faults over start-up and 50 tasks than without the trim.
+// minor faults from idle through 50 tasks than without the trim.
 func dropExecutablePages() (int64, error) {
 	// /proc/self/exe and /proc/self/maps name the file the same way (both
 	// with " (deleted)" if it was replaced); the path may hold spaces, so
