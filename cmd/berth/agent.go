@@ -22,6 +22,7 @@ import (
 
 func newAgentCmd() *cobra.Command {
 	var configFile, logLevel, dockerHost string
+	var faultAround bool
 	cmd := &cobra.Command{
 		Use:   "agent",
 		Short: "Run a container agent: register this host with a cluster and run its tasks on Docker",
@@ -48,6 +49,9 @@ func newAgentCmd() *cobra.Command {
 				return fmt.Errorf("no control plane endpoint: set --endpoint or AWS_ENDPOINT_URL")
 			}
 			log := newLogger(logLevel)
+			if !faultAround {
+				mapTouchedPagesOnly(log)
+			}
 			if _, set := os.LookupEnv("GOGC"); !set {
 				debug.SetGCPercent(agentGCPercent)
 			}
@@ -74,6 +78,8 @@ func newAgentCmd() *cobra.Command {
 	fl.String("subnet", "", "CIDR of this agent's awsvpc bridge network (default a free /24 in 172.30.0.0/16)")
 	fl.StringVar(&configFile, "config", "", "ecs.config-style file of KEY=VALUE lines")
 	fl.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fl.BoolVar(&faultAround, "fault-around", false, "let the kernel map the executable 64 KiB around each page the agent touches\n"+
+		"(the kernel's default; the agent maps single pages otherwise, see docs/agent-memory.md)")
 	fl.StringVar(&dockerHost, "docker-host", "", "Docker engine address (default $DOCKER_HOST or the local socket)")
 	return cmd
 }
@@ -109,6 +115,21 @@ func runAgent(ctx context.Context, cfg config.Config, awsCfg aws.Config, dockerH
 		go started(ctx, a, log)
 	}
 	return a.Run(ctx)
+}
+
+// mapTouchedPagesOnly asks the kernel to map the executable one page per
+// fault in this process (procmem.MapTouchedPagesOnly): the pages the agent
+// uses are scattered over the one binary, and each fault would otherwise map
+// the 64 KiB around it. Without kernel support the agent works the same with
+// a larger resident set.
+func mapTouchedPagesOnly(log *slog.Logger) {
+	n, err := procmem.MapTouchedPagesOnly()
+	if err != nil {
+		log.Info("the kernel keeps mapping the executable in 64 KiB blocks (larger resident memory, nothing else changes)",
+			"reason", err, "needs", "Linux 6.7 or later and userfaultfd(2) allowed (Docker's default seccomp profile denies it)")
+		return
+	}
+	log.Debug("executable mapped one page per fault", "mib", n>>20)
 }
 
 // agentGCPercent is berth agent's GOGC unless the environment sets one. Its

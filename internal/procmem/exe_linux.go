@@ -38,14 +38,7 @@ const (
 // (again in fault-around blocks); BenchmarkAgentRSS counts about 350 more
 // minor faults from idle through 50 tasks than without the trim.
 func dropExecutablePages() (int64, error) {
-	// /proc/self/exe and /proc/self/maps name the file the same way (both
-	// with " (deleted)" if it was replaced); the path may hold spaces, so
-	// a mapping's line is matched by its suffix.
-	exe, err := os.Readlink("/proc/self/exe")
-	if err != nil {
-		return 0, err
-	}
-	maps, err := os.ReadFile("/proc/self/maps")
+	ranges, err := executableRanges()
 	if err != nil {
 		return 0, err
 	}
@@ -56,6 +49,37 @@ func dropExecutablePages() (int64, error) {
 	defer pagemap.Close()
 	page := uint64(os.Getpagesize())
 	var dropped int64
+	for _, r := range ranges {
+		n, err := dropFilePages(pagemap, r.lo, r.hi, page)
+		dropped += n
+		if err != nil {
+			return dropped, fmt.Errorf("%x-%x %s: %w", r.lo, r.hi, r.path, err)
+		}
+	}
+	return dropped, nil
+}
+
+// addrRange is one mapping of the executable: [lo, hi) in this process.
+type addrRange struct {
+	lo, hi uint64
+	path   string
+}
+
+// executableRanges lists this process's read-only, private mappings of its
+// own executable (.text, .rodata, .gopclntab), never the writable data.
+func executableRanges() ([]addrRange, error) {
+	// /proc/self/exe and /proc/self/maps name the file the same way (both
+	// with " (deleted)" if it was replaced); the path may hold spaces, so
+	// a mapping's line is matched by its suffix.
+	exe, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return nil, err
+	}
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		return nil, err
+	}
+	var out []addrRange
 	sc := bufio.NewScanner(strings.NewReader(string(maps)))
 	for sc.Scan() {
 		// address perms offset dev inode path
@@ -64,17 +88,11 @@ func dropExecutablePages() (int64, error) {
 		if len(f) < 6 || f[1][1] == 'w' || f[1][3] != 'p' || !strings.HasSuffix(line, " "+exe) {
 			continue
 		}
-		lo, hi, ok := parseRange(f[0])
-		if !ok {
-			continue
-		}
-		n, err := dropFilePages(pagemap, lo, hi, page)
-		dropped += n
-		if err != nil {
-			return dropped, fmt.Errorf("%s %s: %w", f[0], exe, err)
+		if lo, hi, ok := parseRange(f[0]); ok {
+			out = append(out, addrRange{lo, hi, exe})
 		}
 	}
-	return dropped, sc.Err()
+	return out, sc.Err()
 }
 
 // dropFilePages drops the runs of present, file-backed pages in [lo, hi).
