@@ -11,12 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/ecr"
-
-	"github.com/berth-dev/berth/internal/lazyregexp"
 )
-
-// ecrRef matches the registry part of an ECR image reference.
-var ecrRef = lazyregexp.New(`^[0-9]{12}\.dkr\.ecr(?:-fips)?\.[a-z0-9-]+\.amazonaws\.com(?:\.cn)?/`)
 
 // ResolveImage maps an ECR-form image reference to the Berth registry at
 // host (host:port, e.g. 127.0.0.1:4566), keeping repository, tag and digest:
@@ -26,10 +21,32 @@ var ecrRef = lazyregexp.New(`^[0-9]{12}\.dkr\.ecr(?:-fips)?\.[a-z0-9-]+\.amazona
 // It reports whether ref named ECR (or host itself), i.e. whether the
 // Berth registry serves it and credentials from this package apply.
 func ResolveImage(ref, host string) (string, bool) {
-	if loc := ecrRef.FindStringIndex(ref); loc != nil {
-		return host + "/" + ref[loc[1]:], true
+	if registry, rest, ok := strings.Cut(ref, "/"); ok && isECRHost(registry) {
+		return host + "/" + rest, true
 	}
 	return ref, host != "" && strings.HasPrefix(ref, host+"/")
+}
+
+// isECRHost reports whether s is an ECR registry host,
+// <12 digits>.dkr.ecr[-fips].<region>.amazonaws.com[.cn]. It is plain
+// string matching rather than a regexp: the agent resolves every image
+// through it, and compiling a regexp there faulted ~160 KiB of the
+// regexp compiler's code into the agent (BenchmarkAgentRSS).
+func isECRHost(s string) bool {
+	account, s, ok := strings.Cut(s, ".")
+	if !ok || len(account) != 12 || strings.Trim(account, "0123456789") != "" {
+		return false
+	}
+	if s, ok = strings.CutPrefix(s, "dkr.ecr."); !ok {
+		if s, ok = strings.CutPrefix(s, "dkr.ecr-fips."); !ok {
+			return false
+		}
+	}
+	region, s, ok := strings.Cut(s, ".")
+	if !ok || region == "" || strings.Trim(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		return false
+	}
+	return s == "amazonaws.com" || s == "amazonaws.com.cn"
 }
 
 // HostOf is the host:port of an endpoint URL (http://127.0.0.1:4566 ->
