@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strings"
 	"time"
@@ -49,6 +50,9 @@ func newAgentCmd() *cobra.Command {
 				return fmt.Errorf("no control plane endpoint: set --endpoint or AWS_ENDPOINT_URL")
 			}
 			log := newLogger(logLevel)
+			// Nothing reads the agent's heap profile; sampling allocations
+			// only costs (tracebacks over the binary's tables, buckets).
+			runtime.MemProfileRate = 0
 			if !faultAround {
 				mapTouchedPagesOnly(log)
 			}

@@ -88,8 +88,16 @@ func BenchmarkRunTaskToRunning(b *testing.B) {
 
 // BenchmarkAgentRSS runs `berth agent` as a process and reports its resident
 // memory idle, with 10 and with 50 running tasks, and idle again once they
-// stopped (RssAnon and RssFile too).
+// stopped (RssAnon and RssFile too). "pages" is the agent as shipped, which
+// maps its executable one page per fault; "fault-around" is the baseline in
+// the same run, the same agent with --fault-around (the kernel's default
+// 64 KiB blocks).
 func BenchmarkAgentRSS(b *testing.B) {
+	b.Run("pages", func(b *testing.B) { benchAgentRSS(b, "rss-pages") })
+	b.Run("fault-around", func(b *testing.B) { benchAgentRSS(b, "rss-fault-around", "--fault-around") })
+}
+
+func benchAgentRSS(b *testing.B, cluster string, flags ...string) {
 	rt := dockertest.Runtime(b)
 	bin, err := images.BerthBinary(context.Background(), nil)
 	if err != nil {
@@ -98,11 +106,12 @@ func BenchmarkAgentRSS(b *testing.B) {
 	cp := testcluster.Start(b, testcluster.Options{})
 	client := cp.ECS()
 	ctx := context.Background()
-	if _, err := client.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String("rss")}); err != nil {
+	if _, err := client.CreateCluster(ctx, &ecs.CreateClusterInput{ClusterName: aws.String(cluster)}); err != nil {
 		b.Fatal(err)
 	}
 	dataDir := b.TempDir()
-	cmd := exec.Command(bin, "agent", "--cluster", "rss", "--data-dir", dataDir, "--cpu", "1000000", "--memory", "1000000", "--log-level", "warn")
+	args := append([]string{"agent", "--cluster", cluster, "--data-dir", dataDir, "--cpu", "1000000", "--memory", "1000000", "--log-level", "warn"}, flags...)
+	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), "AWS_ENDPOINT_URL="+cp.Endpoint(), "AWS_ACCESS_KEY_ID="+testcluster.AccessKeyID,
 		"AWS_SECRET_ACCESS_KEY="+testcluster.SecretAccessKey, "AWS_REGION=us-east-1", "ECS_CONTAINER_STOP_TIMEOUT=2s")
 	if err := cmd.Start(); err != nil {
@@ -119,9 +128,9 @@ func BenchmarkAgentRSS(b *testing.B) {
 		b.Fatal("the agent did not register")
 	}
 	b.Cleanup(func() { agenttest.Remove(b, rt, agentID) })
-	agenttest.WaitConnected(b, client, "rss", instance)
+	agenttest.WaitConnected(b, client, cluster, instance)
 	td, err := client.RegisterTaskDefinition(ctx, &ecs.RegisterTaskDefinitionInput{
-		Family: aws.String("rss"), ContainerDefinitions: []types.ContainerDefinition{{
+		Family: aws.String(cluster), ContainerDefinitions: []types.ContainerDefinition{{
 			Name: aws.String("web"), Image: aws.String(images.SampleApp), Memory: aws.Int32(16),
 		}},
 	})
@@ -140,18 +149,18 @@ func BenchmarkAgentRSS(b *testing.B) {
 	runUpTo := func(n int) {
 		for running < n {
 			count := min(10, n-running)
-			out, err := client.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("rss"), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, Count: aws.Int32(int32(count))})
+			out, err := client.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String(cluster), TaskDefinition: td.TaskDefinition.TaskDefinitionArn, Count: aws.Int32(int32(count))})
 			if err != nil || len(out.Tasks) != count {
 				b.Fatalf("RunTask: %v %+v", err, out)
 			}
 			running += count
 		}
 		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
-			l, err := client.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String("rss"), DesiredStatus: types.DesiredStatusRunning, MaxResults: aws.Int32(100)})
+			l, err := client.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(cluster), DesiredStatus: types.DesiredStatusRunning, MaxResults: aws.Int32(100)})
 			if err != nil {
 				b.Fatal(err)
 			}
-			d, err := client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("rss"), Tasks: l.TaskArns[:min(len(l.TaskArns), 100)]})
+			d, err := client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: l.TaskArns[:min(len(l.TaskArns), 100)]})
 			if err != nil {
 				b.Logf("DescribeTasks: %v", err) // retried until the deadline
 				d = &ecs.DescribeTasksOutput{}
@@ -171,17 +180,17 @@ func BenchmarkAgentRSS(b *testing.B) {
 		}
 	}
 	stopAll := func() {
-		l, err := client.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String("rss"), DesiredStatus: types.DesiredStatusRunning, MaxResults: aws.Int32(100)})
+		l, err := client.ListTasks(ctx, &ecs.ListTasksInput{Cluster: aws.String(cluster), DesiredStatus: types.DesiredStatusRunning, MaxResults: aws.Int32(100)})
 		if err != nil {
 			b.Fatal(err)
 		}
 		for _, arn := range l.TaskArns {
-			if _, err := client.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String("rss"), Task: aws.String(arn)}); err != nil {
+			if _, err := client.StopTask(ctx, &ecs.StopTaskInput{Cluster: aws.String(cluster), Task: aws.String(arn)}); err != nil {
 				b.Fatal(err)
 			}
 		}
 		for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
-			d, err := client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("rss"), Tasks: l.TaskArns})
+			d, err := client.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String(cluster), Tasks: l.TaskArns})
 			if err != nil {
 				// A poll may fail (a connection the server closed); the
 				// deadline bounds the retries.
@@ -235,8 +244,10 @@ func BenchmarkAgentRSS(b *testing.B) {
 			b.ReportMetric(p.r.anon, "MiB-anon-"+p.name)
 			b.ReportMetric(p.r.file, "MiB-file-"+p.name)
 		}
-		// Per task from idle (includes code the first task faults in) and
-		// between 10 and 50 tasks (the marginal cost).
+		// Per task from idle to 10 and to 50 tasks (these include the code
+		// and type data the first tasks fault in, once) and between 10 and
+		// 50 tasks (the marginal cost).
+		b.ReportMetric((ten.vm-idle.vm)/10*1024, "KiB-per-task-0-10")
 		b.ReportMetric((fifty.vm-idle.vm)/50*1024, "KiB-per-task")
 		b.ReportMetric((fifty.vm-ten.vm)/40*1024, "KiB-per-task-10-50")
 		// Faults after start-up (the trim's cost shows here).
