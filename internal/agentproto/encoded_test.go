@@ -36,7 +36,41 @@ func TestEncodedPayloadIsAPayload(t *testing.T) {
 		t.Fatalf("encoded envelope\n%s\nwant\n%s", enc, want)
 	}
 	var got Envelope
-	if err := json.Unmarshal(enc, &got); err != nil || got.Payload == nil || !reflect.DeepEqual(got.Payload.Tasks, tasks) {
+	if err := json.Unmarshal(enc, &got); err != nil || got.Payload == nil || len(got.Payload.Tasks) != len(tasks) {
 		t.Fatalf("read back %+v (%v)", got.Payload, err)
+	}
+	for i := range got.Payload.Tasks {
+		ts := &got.Payload.Tasks[i]
+		if b, _ := json.Marshal(tasks[i]); string(ts.Raw) != string(b) {
+			t.Errorf("task %d: raw %s, want %s", i, ts.Raw, b)
+		}
+		ts.Raw = nil
+	}
+	if !reflect.DeepEqual(got.Payload.Tasks, tasks) {
+		t.Fatalf("read back %+v", got.Payload.Tasks)
+	}
+}
+
+// TestTaskSpecRaw: decoding a spec keeps a copy of its JSON, which encoding
+// leaves out.
+func TestTaskSpecRaw(t *testing.T) {
+	t.Parallel()
+	in := []byte(`{"taskArn":"arn:t", "version":3, "unknown":{"a":1}}`)
+	var s TaskSpec
+	if err := json.Unmarshal(in, &s); err != nil || s.TaskARN != "arn:t" || s.Version != 3 {
+		t.Fatalf("decoded %+v (%v)", s, err)
+	}
+	if string(s.Raw) != string(in) {
+		t.Fatalf("raw %s, want %s", s.Raw, in)
+	}
+	in[2] = 'X'
+	if s.Raw[2] != 't' {
+		t.Fatal("raw shares the input's bytes")
+	}
+	withRaw, _ := json.Marshal(s)
+	s.Raw = nil
+	without, _ := json.Marshal(s)
+	if string(withRaw) != string(without) {
+		t.Fatalf("encoded with raw %s, without %s", withRaw, without)
 	}
 }

@@ -165,6 +165,22 @@ type TaskSpec struct {
 	// in CPU units and MiB ("" when the task has none).
 	CPU    string `json:"cpu,omitempty"`
 	Memory string `json:"memory,omitempty"`
+
+	// Raw is the JSON the spec was decoded from (a copy), so the agent can
+	// save the spec without encoding it again. Encoding never writes it.
+	Raw json.RawMessage `json:"-"`
+}
+
+// UnmarshalJSON decodes the spec and keeps a copy of b in Raw.
+func (s *TaskSpec) UnmarshalJSON(b []byte) error {
+	type plain TaskSpec // without this method
+	var p plain
+	if err := json.Unmarshal(b, &p); err != nil {
+		return err
+	}
+	*s = TaskSpec(p)
+	s.Raw = append(json.RawMessage(nil), b...)
+	return nil
 }
 
 // TaskNetwork is an awsvpc task's attachment.

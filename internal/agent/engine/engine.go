@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -358,14 +357,6 @@ func (e *Engine) Task(arn string) (*Task, bool) {
 	}
 	t := r.snapshot()
 	return t, t != nil
-}
-
-func decodeTask(b []byte) *Task {
-	var t Task
-	if json.Unmarshal(b, &t) != nil {
-		return nil
-	}
-	return &t
 }
 
 // errorName classifies a runtime error the way the ECS agent names them.

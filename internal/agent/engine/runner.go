@@ -97,7 +97,11 @@ func (r *runner) snapshot() *Task {
 	if b == nil {
 		return nil
 	}
-	return decodeTask(*b)
+	t, err := decodeTask(*b)
+	if err != nil {
+		return nil
+	}
+	return t
 }
 
 // reportResult is what a report goroutine hands back.
@@ -238,6 +242,8 @@ func (r *runner) takeInputs(ctx context.Context, t *Task) bool {
 	}
 	if spec != nil && spec.Version >= t.Spec.Version {
 		desc := t.Spec.Definition
+		// The new spec's Raw comes with it: saves write the spec as received
+		// (its definition is the one kept here: a task's never changes).
 		t.Spec = *spec
 		t.Spec.Definition = desc // the definition of a task never changes
 		if spec.DesiredStatus == "STOPPED" && t.Desired != TaskStopped {

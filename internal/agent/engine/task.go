@@ -16,7 +16,8 @@ import (
 const PauseName = "~internal~ecs~pause"
 
 // Task is one task as the agent knows it. Only its owner goroutine changes it
-// once it runs; it is saved as JSON in the data dir after every change.
+// once it runs; it is saved as JSON in the data dir after every change (see
+// encodeTask: the spec as received, containers without their Def).
 type Task struct {
 	ARN  string              `json:"arn"`
 	Spec agentproto.TaskSpec `json:"spec"`
@@ -44,8 +45,9 @@ type Task struct {
 // Container is one container of a task (or the awsvpc pause container).
 type Container struct {
 	Name string `json:"name"`
-	// Def is the effective definition: task definition plus overrides.
-	Def   ecsapi.ContainerDefinition `json:"def"`
+	// Def is the effective definition: task definition plus overrides. It
+	// is not saved: decodeTask derives it from the spec again (containerDefs).
+	Def   ecsapi.ContainerDefinition `json:"-"`
 	Pause bool                       `json:"pause,omitempty"`
 
 	Known   ContainerStatus `json:"known"`
@@ -94,8 +96,10 @@ func (t *Task) Container(name string) *Container {
 
 // NetworkMode is the task definition's network mode (bridge by default, as
 // on EC2).
-func (t *Task) NetworkMode() string {
-	if m := t.Spec.Definition.NetworkMode; m != nil && *m != "" {
+func (t *Task) NetworkMode() string { return networkMode(&t.Spec) }
+
+func networkMode(spec *agentproto.TaskSpec) string {
+	if m := spec.Definition.NetworkMode; m != nil && *m != "" {
 		return string(*m)
 	}
 	return "bridge"
@@ -142,14 +146,14 @@ func (c *Container) health() string {
 // spec. It does not validate; see Unsupported.
 func NewTask(spec agentproto.TaskSpec) *Task {
 	t := &Task{ARN: spec.TaskARN, Spec: spec, Desired: desiredOf(spec)}
-	if t.NetworkMode() == "awsvpc" {
-		t.Containers = append(t.Containers, &Container{Name: PauseName, Pause: true, Desired: ContainerRunning,
-			Def: ecsapi.ContainerDefinition{Name: ptr(PauseName), Image: ptr(PauseImage)}})
-	}
-	for _, def := range spec.Definition.ContainerDefinitions {
-		def = taskdef.ApplyOverride(def, spec.Overrides)
-		t.Containers = append(t.Containers, &Container{Name: deref(def.Name), Def: def,
-			Desired: ContainerRunning, MetadataToken: newToken()})
+	for _, def := range containerDefs(&spec) {
+		c := &Container{Name: deref(def.Name), Def: def, Desired: ContainerRunning}
+		if c.Name == PauseName {
+			c.Pause = true
+		} else {
+			c.MetadataToken = newToken()
+		}
+		t.Containers = append(t.Containers, c)
 	}
 	if t.Desired == TaskStopped {
 		for _, c := range t.Containers {
@@ -157,6 +161,20 @@ func NewTask(spec agentproto.TaskSpec) *Task {
 		}
 	}
 	return t
+}
+
+// containerDefs are the effective definitions of a spec's containers, in
+// start order: the pause container's first (awsvpc only), then each of the
+// task definition with the overrides applied.
+func containerDefs(spec *agentproto.TaskSpec) []ecsapi.ContainerDefinition {
+	var defs []ecsapi.ContainerDefinition
+	if networkMode(spec) == "awsvpc" {
+		defs = append(defs, ecsapi.ContainerDefinition{Name: ptr(PauseName), Image: ptr(PauseImage)})
+	}
+	for _, def := range spec.Definition.ContainerDefinitions {
+		defs = append(defs, taskdef.ApplyOverride(def, spec.Overrides))
+	}
+	return defs
 }
 
 func desiredOf(spec agentproto.TaskSpec) TaskStatus {
