@@ -3,19 +3,16 @@ package taskdef
 import (
 	"fmt"
 	"math"
-	"math/big"
 	"strings"
-
-	"github.com/berth-dev/berth/internal/lazyregexp"
 )
 
-// The accepted forms: a plain or decimal number, optionally followed
-// (spaces allowed, any case) by a unit. A leading sign, exponents and other
-// float syntaxes are refused so "1e3" is never read as 1000.
-var (
-	cpuRE    = lazyregexp.New(`^(?i)(\d+(?:\.\d+)?|\.\d+)\s*(vcpu)?$`)
-	memoryRE = lazyregexp.New(`^(?i)(\d+(?:\.\d+)?|\.\d+)\s*(gb|gib|mb|mib)?$`)
-)
+// The accepted forms: a plain or decimal number ("512", "0.25", ".5"),
+// optionally followed (spaces allowed, any case) by a unit. A leading sign,
+// exponents and other float syntaxes are refused so "1e3" is never read as
+// 1000. The parsing is by hand, exact, in integers: the agent reads every
+// task's limits, and a regexp compiler and math/big there faulted ~200 KiB
+// of code into it (BenchmarkAgentRSS); TestParseMatchesReference holds it to
+// the former regexp and big.Rat reading.
 
 // ParseCPU reads a task-level cpu in CPU units ("256") or vCPUs ("1 vCPU",
 // "0.25 vcpu", "2vCPU"; 1 vCPU is 1024 units) and returns CPU units. "" is 0
@@ -27,15 +24,19 @@ func ParseCPU(s string) (int, error) {
 	if s == "" {
 		return 0, nil
 	}
-	m := cpuRE.FindStringSubmatch(s)
-	if m == nil {
+	num, unit, ok := splitNumber(s)
+	scale := int64(1)
+	switch {
+	case !ok:
+	case strings.EqualFold(unit, "vcpu"):
+		scale = 1024
+	case unit != "":
+		ok = false
+	}
+	if !ok {
 		return 0, fmt.Errorf("%q is not a cpu value: use CPU units (1024) or vCPUs (1 vCPU)", s)
 	}
-	scale := int64(1)
-	if m[2] != "" {
-		scale = 1024
-	}
-	return scaled(s, m[1], scale, "CPU units")
+	return scaled(s, num, scale, "CPU units")
 }
 
 // ParseMemory reads a task-level memory in MiB ("512", "512 MiB", "512MB")
@@ -47,32 +48,72 @@ func ParseMemory(s string) (int, error) {
 	if s == "" {
 		return 0, nil
 	}
-	m := memoryRE.FindStringSubmatch(s)
-	if m == nil {
+	num, unit, ok := splitNumber(s)
+	scale := int64(1)
+	switch {
+	case !ok:
+	case strings.EqualFold(unit, "gb"), strings.EqualFold(unit, "gib"):
+		scale = 1024
+	case unit != "" && !strings.EqualFold(unit, "mb") && !strings.EqualFold(unit, "mib"):
+		ok = false
+	}
+	if !ok {
 		return 0, fmt.Errorf("%q is not a memory value: use MiB (512) or GB (1 GB)", s)
 	}
-	scale := int64(1)
-	if u := strings.ToLower(m[2]); u == "gb" || u == "gib" {
-		scale = 1024
-	}
-	return scaled(s, m[1], scale, "MiB")
+	return scaled(s, num, scale, "MiB")
 }
 
-// scaled returns the decimal num times scale, exactly: big.Rat rather than a
-// float so "0.125 vcpu" is 128 and "0.1 vcpu" is refused, not 102.
-func scaled(s, num string, scale int64, unit string) (int, error) {
-	r, ok := new(big.Rat).SetString(num)
-	if !ok {
-		return 0, fmt.Errorf("%q is not a number", s) // unreachable after the regexp
+// splitNumber splits s into a decimal number (digits, with at most one
+// point, which must have digits after it) and what follows it after
+// optional whitespace (the unit, unchecked).
+func splitNumber(s string) (num, unit string, ok bool) {
+	i, point, digitsBefore, digitsAfter := 0, false, 0, 0
+scan:
+	for ; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= '0' && c <= '9' && point:
+			digitsAfter++
+		case c >= '0' && c <= '9':
+			digitsBefore++
+		case c == '.' && !point:
+			point = true
+		default:
+			break scan
+		}
 	}
-	r.Mul(r, new(big.Rat).SetInt64(scale))
-	if !r.IsInt() {
+	if point && digitsAfter == 0 || !point && digitsBefore == 0 {
+		return "", "", false
+	}
+	return s[:i], strings.TrimLeft(s[i:], " \t\n\f\r"), true
+}
+
+// scaled returns the decimal num times scale, exactly, or an error if that
+// is not a whole number ("0.125 vcpu" is 128; "0.1 vcpu" is refused, not
+// 102) or does not fit an int32.
+func scaled(s, num string, scale int64, unit string) (int, error) {
+	whole, frac, _ := strings.Cut(num, ".")
+	whole = strings.TrimLeft(whole, "0")
+	frac = strings.TrimRight(frac, "0")
+	// scale is 1 or 1024 = 2^10, so frac*scale/10^len(frac) is whole only
+	// if frac has at most 10 digits (1/1024 = 0.0009765625).
+	if len(frac) > 10 {
+		return 0, fmt.Errorf("%q is not a whole number of %s", s, unit)
+	}
+	var f, pow int64 = 0, 1
+	for _, c := range frac {
+		f, pow = f*10+int64(c-'0'), pow*10
+	}
+	if f*scale%pow != 0 {
 		return 0, fmt.Errorf("%q is not a whole number of %s", s, unit)
 	}
 	// Container cpu and memory are int32 on the wire; a larger task value
 	// could not be honoured anyway.
-	if !r.Num().IsInt64() || r.Num().Int64() > math.MaxInt32 {
+	var w int64
+	for _, c := range whole {
+		w = w*10 + int64(c-'0')
+	}
+	if len(whole) > 10 || w*scale+f*scale/pow > math.MaxInt32 {
 		return 0, fmt.Errorf("%q is more than %d %s", s, math.MaxInt32, unit)
 	}
-	return int(r.Num().Int64()), nil
+	return int(w*scale + f*scale/pow), nil
 }

@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"maps"
-	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
@@ -75,7 +75,16 @@ func (env Env) imageRef(image string) (string, bool) {
 	return env.Registry.Resolve(image)
 }
 
-var nameUnsafe = regexp.MustCompile(`[^a-zA-Z0-9_.-]`)
+// dockerSafe drops the characters Docker refuses in container and volume
+// names (it allows [a-zA-Z0-9_.-]).
+func dockerSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-' {
+			return r
+		}
+		return -1
+	}, s)
+}
 
 // containerName is the deterministic Docker name of a task's container: the
 // engine refuses a second container of that name, so a task is never started
@@ -85,12 +94,12 @@ func containerName(t *Task, c *Container) string {
 	if c.Pause {
 		n = "internalecspause"
 	}
-	return nameUnsafe.ReplaceAllString(fmt.Sprintf("ecs-%s-%d-%s-%s", t.Family(), t.Revision(), n, t.ID()), "")
+	return dockerSafe(fmt.Sprintf("ecs-%s-%d-%s-%s", t.Family(), t.Revision(), n, t.ID()))
 }
 
 // volumeName is the Docker volume of a task-scoped volume.
 func volumeName(t *Task, vol string) string {
-	return nameUnsafe.ReplaceAllString(fmt.Sprintf("ecs-%s-%d-%s-%s", t.Family(), t.Revision(), vol, t.ID()), "")
+	return dockerSafe(fmt.Sprintf("ecs-%s-%d-%s-%s", t.Family(), t.Revision(), vol, t.ID()))
 }
 
 // taskLabels are the labels identifying t's objects.
