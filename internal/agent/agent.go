@@ -168,7 +168,7 @@ func New(ctx context.Context, opts Options) (*Agent, error) {
 	}
 	a.engine = engine.New(engine.Config{
 		Runtime: a.rt, DataDir: cfg.DataDir, PullBehavior: cfg.PullBehavior, CleanupWait: cfg.CleanupWait,
-		LogDrivers: cfg.LoggingDrivers, Reporter: &reporter{client: a.ecs, cluster: cfg.Cluster},
+		LogDrivers: cfg.LoggingDrivers, Reporter: &reporter{client: newECSPoster(cfg.Endpoint, opts.AWS, opts.Version), cluster: cfg.Cluster},
 		Health: a.onHealth, Logger: a.log,
 		Env: env,
 	})

@@ -3,19 +3,19 @@ package agent
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/ecs"
-	"github.com/aws/aws-sdk-go-v2/service/ecs/types"
 
 	"github.com/berth-dev/berth/internal/agent/engine"
+	"github.com/berth-dev/berth/internal/awsapi"
+	ecsapi "github.com/berth-dev/berth/internal/awsapi/ecs"
 )
 
-// reporter sends the engine's reports with the official ECS client, like the
-// ECS agent does.
+// reporter sends the engine's reports as SubmitTaskStateChange and
+// SubmitContainerStateChange, like the ECS agent does, through the lean
+// ecsPoster rather than the SDK client (see ecsPoster for why).
 type reporter struct {
-	client  *ecs.Client
+	client  *ecsPoster
 	cluster string // the cluster name, used when a report lacks its ARN
 }
 
@@ -29,29 +29,29 @@ func (r *reporter) clusterOf(arn string) *string {
 }
 
 func (r *reporter) SubmitTaskStateChange(ctx context.Context, rep engine.TaskReport) error {
-	in := &ecs.SubmitTaskStateChangeInput{
+	in := &ecsapi.SubmitTaskStateChangeRequest{
 		Cluster: r.clusterOf(rep.ClusterARN), Task: aws.String(rep.TaskARN), Status: aws.String(rep.Status),
-		PullStartedAt: timePtr(rep.PullStartedAt), PullStoppedAt: timePtr(rep.PullStoppedAt),
-		ExecutionStoppedAt: timePtr(rep.ExecutionStoppedAt),
+		PullStartedAt: awsapi.TimePtr(rep.PullStartedAt), PullStoppedAt: awsapi.TimePtr(rep.PullStoppedAt),
+		ExecutionStoppedAt: awsapi.TimePtr(rep.ExecutionStoppedAt),
 	}
 	if rep.Reason != "" {
 		in.Reason = aws.String(rep.Reason)
 	}
 	for _, c := range rep.Containers {
-		in.Containers = append(in.Containers, types.ContainerStateChange{
+		in.Containers = append(in.Containers, ecsapi.ContainerStateChange{
 			ContainerName: aws.String(c.Name), RuntimeId: strPtr(c.RuntimeID), ImageDigest: strPtr(c.ImageDigest),
 			Status: aws.String(c.Status), ExitCode: exitCode(c.ExitCode), Reason: strPtr(c.Reason),
 			NetworkBindings: bindings(c.Bindings),
 		})
 	}
-	if _, err := r.client.SubmitTaskStateChange(ctx, in); err != nil {
+	if err := r.client.call(ctx, "SubmitTaskStateChange", in); err != nil {
 		return fmt.Errorf("SubmitTaskStateChange %s %s: %w", rep.TaskARN, rep.Status, err)
 	}
 	return nil
 }
 
 func (r *reporter) SubmitContainerStateChange(ctx context.Context, c engine.ContainerReport) error {
-	_, err := r.client.SubmitContainerStateChange(ctx, &ecs.SubmitContainerStateChangeInput{
+	err := r.client.call(ctx, "SubmitContainerStateChange", &ecsapi.SubmitContainerStateChangeRequest{
 		Cluster: r.clusterOf(c.ClusterARN), Task: aws.String(c.TaskARN), ContainerName: aws.String(c.Name),
 		RuntimeId: strPtr(c.RuntimeID), Status: aws.String(c.Status), ExitCode: exitCode(c.ExitCode),
 		Reason: strPtr(c.Reason), NetworkBindings: bindings(c.Bindings),
@@ -62,13 +62,19 @@ func (r *reporter) SubmitContainerStateChange(ctx context.Context, c engine.Cont
 	return nil
 }
 
-func bindings(bs []engine.Binding) []types.NetworkBinding {
-	var out []types.NetworkBinding
+func bindings(bs []engine.Binding) []ecsapi.NetworkBinding {
+	var out []ecsapi.NetworkBinding
 	for _, b := range bs {
-		out = append(out, types.NetworkBinding{
+		nb := ecsapi.NetworkBinding{
 			BindIP: aws.String(b.BindIP), ContainerPort: aws.Int32(int32(b.ContainerPort)),
-			HostPort: aws.Int32(int32(b.HostPort)), Protocol: types.TransportProtocol(b.Protocol),
-		})
+			HostPort: aws.Int32(int32(b.HostPort)),
+		}
+		// The SDK left an empty protocol out; so does this.
+		if b.Protocol != "" {
+			p := ecsapi.TransportProtocol(b.Protocol)
+			nb.Protocol = &p
+		}
+		out = append(out, nb)
 	}
 	return out
 }
@@ -85,11 +91,4 @@ func strPtr(s string) *string {
 		return nil
 	}
 	return aws.String(s)
-}
-
-func timePtr(t time.Time) *time.Time {
-	if t.IsZero() {
-		return nil
-	}
-	return aws.Time(t)
 }
