@@ -238,8 +238,8 @@ func benchAgentRSS(b *testing.B, cluster string, flags ...string) {
 			name string
 			r    procRSS
 		}{{"idle", idle}, {"idle-settled", settled}, {"10-tasks", ten}, {"50-tasks", fifty}, {"idle-after-tasks", after}} {
-			b.Logf("%-16s VmRSS %5.1f MiB = RssAnon %5.1f + RssFile %5.1f; faults so far %d minor, %d major",
-				p.name, p.r.vm, p.r.anon, p.r.file, p.r.minflt, p.r.majflt)
+			b.Logf("%-16s VmRSS %5.1f MiB = RssAnon %5.1f + RssFile %5.1f; faults so far %d minor, %d major; CPU so far %v",
+				p.name, p.r.vm, p.r.anon, p.r.file, p.r.minflt, p.r.majflt, p.r.cpu)
 			b.ReportMetric(p.r.vm, "MiB-"+p.name)
 			b.ReportMetric(p.r.anon, "MiB-anon-"+p.name)
 			b.ReportMetric(p.r.file, "MiB-file-"+p.name)
@@ -252,6 +252,9 @@ func benchAgentRSS(b *testing.B, cluster string, flags ...string) {
 		b.ReportMetric((fifty.vm-ten.vm)/40*1024, "KiB-per-task-10-50")
 		// Faults after start-up (the trim's cost shows here).
 		b.ReportMetric(float64(after.minflt-idle.minflt), "minor-faults-after-idle")
+		// CPU the agent spent from idle to idle-after-tasks (GC included):
+		// the price of the memory settings, in the same run as the baseline.
+		b.ReportMetric((after.cpu - idle.cpu).Seconds(), "agent-cpu-s-after-idle")
 		b.ReportMetric(float64(after.majflt-idle.majflt), "major-faults-after-idle")
 	}
 }
@@ -268,6 +271,8 @@ const idleSettle = 40 * time.Second
 type procRSS struct {
 	vm, anon, file float64
 	minflt, majflt int
+	// cpu is the user+system CPU time the process has used so far.
+	cpu time.Duration
 }
 
 func readRSS(pid int) (procRSS, error) {
@@ -300,6 +305,10 @@ func readRSS(pid int) (procRSS, error) {
 		if f := strings.Fields(rest); len(f) > 9 {
 			r.minflt, _ = strconv.Atoi(f[7])
 			r.majflt, _ = strconv.Atoi(f[9])
+			// utime and stime, in clock ticks (USER_HZ, 100 on Linux).
+			utime, _ := strconv.Atoi(f[11])
+			stime, _ := strconv.Atoi(f[12])
+			r.cpu = time.Duration(utime+stime) * 10 * time.Millisecond
 		}
 	}
 	return r, nil
