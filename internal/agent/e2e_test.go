@@ -172,20 +172,46 @@ func TestE2EAwsvpcTaskOwnIP(t *testing.T) {
 	td := registerApp(t, client, "e2e-vpc", "awsvpc", 8080)
 	arn := runTask(t, client, cluster, td, &types.NetworkConfiguration{AwsvpcConfiguration: &types.AwsVpcConfiguration{Subnets: []string{"subnet-berth"}}})
 	tk := waitStatus(t, client, cluster, arn, "RUNNING", time.Minute)
-	ip := ""
+	ip, mac := "", ""
 	for _, at := range tk.Attachments {
 		for _, d := range at.Details {
-			if aws.ToString(d.Name) == "privateIPv4Address" {
+			switch aws.ToString(d.Name) {
+			case "privateIPv4Address":
 				ip = aws.ToString(d.Value)
+			case "macAddress":
+				mac = aws.ToString(d.Value)
 			}
 		}
 	}
-	if ip == "" {
-		t.Fatalf("no privateIPv4Address in attachments %+v", tk.Attachments)
+	if ip == "" || mac == "" {
+		t.Fatalf("no privateIPv4Address or macAddress in attachments %+v", tk.Attachments)
 	}
 	body := get(t, fmt.Sprintf("http://%s:8080/health", ip))
 	if body == "" {
 		t.Fatal("empty health answer")
+	}
+	// The attachment tells the truth about the interface: the task's
+	// network namespace (its pause container's) has that IP and that MAC.
+	rt := dockertest.Runtime(t)
+	list, err := rt.ListContainers(t.Context(), runtime.Filter{Labels: map[string]string{engine.LabelTaskARN: arn}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	for _, c := range list {
+		info, err := rt.InspectContainer(t.Context(), c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range info.Networks {
+			seen = append(seen, n.IPv4Address+" "+n.MACAddress)
+			if n.IPv4Address == ip && !strings.EqualFold(n.MACAddress, mac) {
+				t.Errorf("DescribeTasks says %s has MAC %s; Docker gave it %s", ip, mac, n.MACAddress)
+			}
+		}
+	}
+	if !slices.Contains(seen, ip+" "+strings.ToLower(mac)) && !slices.Contains(seen, ip+" "+mac) {
+		t.Errorf("no container of the task has %s %s; their interfaces: %v", ip, mac, seen)
 	}
 }
 
