@@ -130,7 +130,7 @@ func mapTouchedPagesOnly(log *slog.Logger) {
 	n, err := procmem.MapTouchedPagesOnly()
 	if err != nil {
 		log.Info("the kernel keeps mapping the executable in 64 KiB blocks (larger resident memory, nothing else changes)",
-			"reason", err, "needs", "Linux 6.7 or later and userfaultfd(2) allowed (Docker's default seccomp profile denies it)")
+			"reason", err, "needs", "Linux 6.7+ (x86-64) or 6.10+ (arm64) and userfaultfd(2) allowed (Docker's default seccomp profile denies it)")
 		return
 	}
 	log.Debug("executable mapped one page per fault", "mib", n>>20)
