@@ -307,7 +307,7 @@ func readRSS(pid int) (procRSS, error) {
 	}
 	// Fields after the parenthesised command: state is 3, minflt 10, majflt 12.
 	if _, rest, ok := strings.Cut(string(stat), ") "); ok {
-		if f := strings.Fields(rest); len(f) > 9 {
+		if f := strings.Fields(rest); len(f) > 12 {
 			r.minflt, _ = strconv.Atoi(f[7])
 			r.majflt, _ = strconv.Atoi(f[9])
 			// utime and stime, in clock ticks (USER_HZ, 100 on Linux).

@@ -37,7 +37,7 @@ type ecsPoster struct {
 	region    string
 	creds     aws.CredentialsProvider
 	signer    *v4.Signer
-	http      *http.Client
+	http      aws.HTTPClient
 	userAgent string
 }
 
@@ -45,12 +45,19 @@ type ecsPoster struct {
 // task goroutine each, and go to one host.
 const ecsReportMaxIdleConns = 4
 
-// maxErrorBody bounds how much of a response the poster reads.
-const maxErrorBody = 64 << 10
+// maxErrorBody bounds how much of a response the poster reads;
+// maxErrorText how much of a body that is not an AWS error goes into the
+// error's message.
+const (
+	maxErrorBody = 64 << 10
+	maxErrorText = 256
+)
 
 // newECSPoster returns a poster for the control plane at endpoint; with no
 // endpoint it uses the SDK config's base endpoint, else the region's AWS
-// endpoint, as the SDK client would.
+// endpoint, as the SDK client would. It sends through the SDK config's HTTP
+// client when there is one (AWS_CA_BUNDLE and custom transports reach it
+// there), else through its own.
 func newECSPoster(endpoint string, cfg aws.Config, version string) *ecsPoster {
 	if endpoint == "" {
 		endpoint = aws.ToString(cfg.BaseEndpoint)
@@ -58,11 +65,15 @@ func newECSPoster(endpoint string, cfg aws.Config, version string) *ecsPoster {
 	if endpoint == "" {
 		endpoint = "https://" + ecsapi.ServiceName + "." + cfg.Region + ".amazonaws.com"
 	}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = ecsReportMaxIdleConns, ecsReportMaxIdleConns
+	client := cfg.HTTPClient
+	if client == nil {
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		tr.MaxIdleConns, tr.MaxIdleConnsPerHost = ecsReportMaxIdleConns, ecsReportMaxIdleConns
+		client = &http.Client{Transport: tr}
+	}
 	return &ecsPoster{
 		endpoint: strings.TrimSuffix(endpoint, "/") + "/", region: cfg.Region, creds: cfg.Credentials,
-		signer: v4.NewSigner(), http: &http.Client{Transport: tr}, userAgent: "berth-agent/" + version,
+		signer: v4.NewSigner(), http: client, userAgent: "berth-agent/" + version,
 	}
 }
 
@@ -130,7 +141,9 @@ func apiError(resp *http.Response, data []byte) *smithy.GenericAPIError {
 	}
 	msg := cmp.Or(body.Message, body.Message2)
 	if msg == "" && !json.Valid(data) {
-		msg = strings.TrimSpace(string(data))
+		// Not an AWS error (a proxy's page, say): its start says enough,
+		// and the engine logs the error at every retry.
+		msg = strings.TrimSpace(string(data[:min(len(data), maxErrorText)]))
 	}
 	if msg == "" {
 		msg = http.StatusText(resp.StatusCode)

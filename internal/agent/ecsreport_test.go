@@ -120,6 +120,7 @@ func TestAPIError(t *testing.T) {
 		{"namespaced", `{"__type":"com.amazonaws.ecs#ServerException","Message":"down"}`, "", 500, "ServerException", "down"},
 		{"header", `{}`, "ThrottlingException:http://internal.amazon.com/", 400, "ThrottlingException", "Bad Request"},
 		{"not json", "<html>bad gateway</html>", "", 502, "UnknownError", "<html>bad gateway</html>"},
+		{"long page", "<html>" + strings.Repeat("x", 10000), "", 503, "UnknownError", "<html>" + strings.Repeat("x", maxErrorText-len("<html>"))},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
