@@ -193,7 +193,8 @@ type TaskNetwork struct {
 	Gateway string `json:"gateway"`
 	// MAC is the address the control plane chose for the interface
 	// (02:42 followed by the IPv4 bytes, Docker's classic scheme); the agent
-	// should give it to the task's network endpoint.
+	// gives it to the task's network endpoint, so it holds on engines that
+	// pick MACs otherwise.
 	MAC string `json:"mac,omitempty"`
 }
 

@@ -47,6 +47,8 @@ type ContainerSpec struct {
 	NetworkMode string
 	// IPv4Address fixes the address on a named network.
 	IPv4Address string
+	// MACAddress fixes the interface's MAC on a named network.
+	MACAddress string
 	// NetworkAliases are DNS names on a named network.
 	NetworkAliases []string
 	// Ports are published to the host (bridge and named networks only).

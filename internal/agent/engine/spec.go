@@ -139,6 +139,7 @@ func buildSpec(t *Task, c *Container, env Env, pauseID string) (runtime.Containe
 		spec.NetworkMode = env.Network
 		if t.Spec.Network != nil {
 			spec.IPv4Address = t.Spec.Network.IPv4
+			spec.MACAddress = t.Spec.Network.MAC
 		}
 		spec.Labels[LabelContainerName] = PauseName
 		return spec, nil

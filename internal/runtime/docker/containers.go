@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/versions"
 
 	"github.com/berth-dev/berth/internal/runtime"
 )
@@ -17,6 +18,13 @@ func (r *Runtime) CreateContainer(ctx context.Context, spec runtime.ContainerSpe
 	ds, err := toDocker(spec)
 	if err != nil {
 		return "", runtime.Errorf(runtime.ErrInvalid, "create container", spec.Name, err)
+	}
+	if ds.net != nil && versions.LessThan(r.cli.ClientVersion(), "1.44") {
+		// An endpoint's own MAC needs API 1.44; before, the container's
+		// config carries it (toDocker sets both).
+		for _, ep := range ds.net.EndpointsConfig {
+			ep.MacAddress = ""
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, createTimeout)
 	defer cancel()

@@ -52,8 +52,11 @@ func TestAwsvpcStyleNetworking(t *testing.T) {
 		t.Fatalf("network = %+v", n)
 	}
 	ip := prefix + ".10"
+	// Not the MAC the engine would derive from the address (02:42 and its
+	// bytes): the spec's MAC must be the one applied.
+	const mac = "02:b5:00:00:00:0a"
 	pause := dockertest.Run(t, rt, runtime.ContainerSpec{
-		Image: images.Pause, NetworkMode: n.Name, IPv4Address: ip, NetworkAliases: []string{"task"},
+		Image: images.Pause, NetworkMode: n.Name, IPv4Address: ip, MACAddress: mac, NetworkAliases: []string{"task"},
 	})
 	app := dockertest.Run(t, rt, runtime.ContainerSpec{Image: images.SampleApp, NetworkMode: runtime.ContainerNetwork(pause)})
 
@@ -66,8 +69,9 @@ func TestAwsvpcStyleNetworking(t *testing.T) {
 	}
 
 	pi := inspect(t, rt, pause)
-	if len(pi.Networks) != 1 || pi.Networks[0].Network != n.Name || pi.Networks[0].IPv4Address != ip || pi.Networks[0].PrefixLen != 24 {
-		t.Fatalf("pause networks = %+v", pi.Networks)
+	if len(pi.Networks) != 1 || pi.Networks[0].Network != n.Name || pi.Networks[0].IPv4Address != ip || pi.Networks[0].PrefixLen != 24 ||
+		pi.Networks[0].MACAddress != mac {
+		t.Fatalf("pause networks = %+v, want %s %s on %s", pi.Networks, ip, mac, n.Name)
 	}
 	if ai := inspect(t, rt, app); ai.NetworkMode != runtime.ContainerNetwork(pause) {
 		t.Errorf("app network mode %q", ai.NetworkMode)

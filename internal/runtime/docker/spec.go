@@ -151,14 +151,18 @@ func toDocker(s runtime.ContainerSpec) (dockerSpec, error) {
 	}
 
 	var nc *network.NetworkingConfig
-	if isNamedNetwork(s.NetworkMode) && (s.IPv4Address != "" || len(s.NetworkAliases) > 0) {
-		ep := &network.EndpointSettings{Aliases: s.NetworkAliases}
+	if isNamedNetwork(s.NetworkMode) && (s.IPv4Address != "" || s.MACAddress != "" || len(s.NetworkAliases) > 0) {
+		ep := &network.EndpointSettings{Aliases: s.NetworkAliases, MacAddress: s.MACAddress}
 		if s.IPv4Address != "" {
 			ep.IPAMConfig = &network.EndpointIPAMConfig{IPv4Address: s.IPv4Address}
 		}
 		nc = &network.NetworkingConfig{EndpointsConfig: map[string]*network.EndpointSettings{s.NetworkMode: ep}}
-	} else if s.IPv4Address != "" || len(s.NetworkAliases) > 0 {
-		return dockerSpec{}, fmt.Errorf("a fixed address or aliases need a named network, not %q", s.NetworkMode)
+		// Engines before API 1.44 take the MAC from the container's
+		// config only (the client drops that field from 1.44 on, and
+		// CreateContainer clears the endpoint's before 1.44).
+		cfg.MacAddress = s.MACAddress //nolint:staticcheck // the field API < 1.44 reads
+	} else if s.IPv4Address != "" || s.MACAddress != "" || len(s.NetworkAliases) > 0 {
+		return dockerSpec{}, fmt.Errorf("a fixed address, MAC or aliases need a named network, not %q", s.NetworkMode)
 	}
 	return dockerSpec{config: cfg, host: hc, net: nc}, nil
 }

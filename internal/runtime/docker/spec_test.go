@@ -82,6 +82,7 @@ func TestToDockerRejects(t *testing.T) {
 		"bind source":   {Mounts: []runtime.Mount{{Type: runtime.MountBind, Target: "/x"}}},
 		"ip on bridge":  {NetworkMode: runtime.NetworkBridge, IPv4Address: "172.17.0.9"},
 		"alias on host": {NetworkMode: runtime.NetworkHost, NetworkAliases: []string{"x"}},
+		"mac on bridge": {NetworkMode: runtime.NetworkBridge, MACAddress: "02:42:00:00:00:01"},
 	} {
 		if _, err := toDocker(spec); err == nil {
 			t.Errorf("%s: accepted %+v", name, spec)
