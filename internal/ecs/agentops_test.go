@@ -15,9 +15,7 @@ func TestDeregisterWithTasks(t *testing.T) {
 	t.Parallel()
 	tg := fromCluster(t)
 	c, ctx := tg.c, t.Context()
-	createCluster(t, c, "dr")
-	inst := registerAgentInstance(t, c, "dr", instanceOpts{})
-	connectAgent(t, tg.endpoint, "dr", inst, agentOpts{})
+	inst := clusterWithInstance(t, tg, "dr", instanceOpts{})
 	registerTD(t, c, webTD("web", 0, 64))
 	run, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("dr"), TaskDefinition: aws.String("web")})
 	if err != nil {

@@ -2,6 +2,7 @@ package ecs_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -19,29 +20,11 @@ func TestRunTaskCapacityProviders(t *testing.T) {
 	t.Parallel()
 	tg := fromCluster(t)
 	c, ctx := tg.c, t.Context()
-	createCluster(t, c, "cp")
-	for _, name := range []string{"blue", "green", "empty", "unassociated"} {
-		if _, err := c.CreateCapacityProvider(ctx, &ecs.CreateCapacityProviderInput{Name: aws.String(name),
-			AutoScalingGroupProvider: &types.AutoScalingGroupProvider{AutoScalingGroupArn: aws.String("arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/" + name)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := c.PutClusterCapacityProviders(ctx, &ecs.PutClusterCapacityProvidersInput{Cluster: aws.String("cp"),
-		CapacityProviders:               []string{"blue", "green", "empty"},
-		DefaultCapacityProviderStrategy: []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String("blue"), Weight: 1}}}); err != nil {
-		t.Fatal(err)
-	}
-	providerOf := map[string]string{}
-	for i, p := range []string{"blue", "blue", "green", "green", ""} {
-		o := instanceOpts{cpu: 8192, mem: 8192}
-		if p != "" {
-			o.attrs = map[string]string{"berth.capacity-provider": p}
-		}
-		arn := registerAgentInstance(t, c, "cp", o)
-		connectAgent(t, tg.endpoint, "cp", arn, agentOpts{})
-		providerOf[arn] = p
-		if got := aws.ToString(describeInstance(t, c, "cp", arn).CapacityProviderName); got != p {
-			t.Fatalf("instance %d: capacityProviderName %q, want %q", i, got, p)
+	instances := []string{"blue", "blue", "green", "green", ""}
+	providerOf, arns := capacityCluster(t, tg, "cp", []string{"blue", "green", "empty"}, "blue", instances)
+	for i, arn := range arns {
+		if got := aws.ToString(describeInstance(t, c, "cp", arn).CapacityProviderName); got != instances[i] {
+			t.Fatalf("instance %d: capacityProviderName %q, want %q", i, got, instances[i])
 		}
 	}
 	registerTD(t, c, webTD("cap", 0, 64))
@@ -136,4 +119,39 @@ func TestRunTaskCapacityProviders(t *testing.T) {
 			t.Errorf("%s: want InvalidParameterException %q, got %v", tc.name, tc.msg, err)
 		}
 	}
+}
+
+// capacityCluster makes cluster with capacity providers: the associated
+// ones (def, weight 1, the default strategy) and one that exists but is not
+// associated ("unassociated"); then registers and connects an 8192/8192
+// instance per entry of instances, joined to that provider ("" for none).
+// It returns each instance's provider by ARN, and the ARNs in order.
+func capacityCluster(t *testing.T, tg target, cluster string, associated []string, def string, instances []string) (map[string]string, []string) {
+	t.Helper()
+	c, ctx := tg.c, t.Context()
+	createCluster(t, c, cluster)
+	for _, name := range append(slices.Clone(associated), "unassociated") {
+		if _, err := c.CreateCapacityProvider(ctx, &ecs.CreateCapacityProviderInput{Name: aws.String(name),
+			AutoScalingGroupProvider: &types.AutoScalingGroupProvider{AutoScalingGroupArn: aws.String("arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/" + name)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := c.PutClusterCapacityProviders(ctx, &ecs.PutClusterCapacityProvidersInput{Cluster: aws.String(cluster),
+		CapacityProviders:               associated,
+		DefaultCapacityProviderStrategy: []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String(def), Weight: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	providerOf := map[string]string{}
+	var arns []string
+	for _, p := range instances {
+		o := instanceOpts{cpu: 8192, mem: 8192}
+		if p != "" {
+			o.attrs = map[string]string{"berth.capacity-provider": p}
+		}
+		arn := registerAgentInstance(t, c, cluster, o)
+		connectAgent(t, tg.endpoint, cluster, arn, agentOpts{})
+		providerOf[arn] = p
+		arns = append(arns, arn)
+	}
+	return providerOf, arns
 }

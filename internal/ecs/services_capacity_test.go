@@ -20,28 +20,7 @@ func TestServiceCapacityProviders(t *testing.T) {
 	t.Parallel()
 	tg := fromCluster(t)
 	c, ctx := tg.c, t.Context()
-	createCluster(t, c, "cps")
-	for _, name := range []string{"pa", "pb", "unassociated"} {
-		if _, err := c.CreateCapacityProvider(ctx, &ecs.CreateCapacityProviderInput{Name: aws.String(name),
-			AutoScalingGroupProvider: &types.AutoScalingGroupProvider{AutoScalingGroupArn: aws.String("arn:aws:autoscaling:us-east-1:000000000000:autoScalingGroup:1:autoScalingGroupName/" + name)}}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if _, err := c.PutClusterCapacityProviders(ctx, &ecs.PutClusterCapacityProvidersInput{Cluster: aws.String("cps"),
-		CapacityProviders:               []string{"pa", "pb"},
-		DefaultCapacityProviderStrategy: []types.CapacityProviderStrategyItem{{CapacityProvider: aws.String("pb"), Weight: 1}}}); err != nil {
-		t.Fatal(err)
-	}
-	providerOf := map[string]string{}
-	for _, p := range []string{"pa", "pa", "pb", "pb", ""} {
-		o := instanceOpts{cpu: 8192, mem: 8192}
-		if p != "" {
-			o.attrs = map[string]string{"berth.capacity-provider": p}
-		}
-		arn := registerAgentInstance(t, c, "cps", o)
-		connectAgent(t, tg.endpoint, "cps", arn, agentOpts{})
-		providerOf[arn] = p
-	}
+	providerOf, _ := capacityCluster(t, tg, "cps", []string{"pa", "pb"}, "pb", []string{"pa", "pa", "pb", "pb", ""})
 	registerTD(t, c, webTD("app", 0, 64))
 
 	// byProvider counts a service's tasks per provider, checking each

@@ -194,9 +194,7 @@ func TestServiceTasksFakeAgent(t *testing.T) {
 	tg := fromCluster(t)
 	c := tg.c
 	ctx := t.Context()
-	createCluster(t, c, "fa")
-	inst := registerAgentInstance(t, c, "fa", instanceOpts{})
-	connectAgent(t, tg.endpoint, "fa", inst, agentOpts{})
+	clusterWithInstance(t, tg, "fa", instanceOpts{})
 	registerTD(t, c, webTD("app", 0, 64))
 	if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("fa"), ServiceName: aws.String("web"),
 		TaskDefinition: aws.String("app"), DesiredCount: aws.Int32(3)}); err != nil {
@@ -425,9 +423,7 @@ func TestServiceScalesOnInactiveTaskDefinition(t *testing.T) {
 	tg := fromCluster(t)
 	c := tg.c
 	ctx := t.Context()
-	createCluster(t, c, "ia")
-	inst := registerAgentInstance(t, c, "ia", instanceOpts{})
-	connectAgent(t, tg.endpoint, "ia", inst, agentOpts{})
+	clusterWithInstance(t, tg, "ia", instanceOpts{})
 	registerTD(t, c, webTD("old", 0, 64))
 	if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("ia"), ServiceName: aws.String("web"),
 		TaskDefinition: aws.String("old:1"), DesiredCount: aws.Int32(1)}); err != nil {

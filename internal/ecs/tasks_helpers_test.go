@@ -266,6 +266,16 @@ func registerAgentInstance(t *testing.T, c *ecs.Client, cluster string, o instan
 	return aws.ToString(out.ContainerInstance.ContainerInstanceArn)
 }
 
+// clusterWithInstance creates the cluster name with one registered instance
+// of o whose agent is connected, and returns the instance's ARN.
+func clusterWithInstance(t *testing.T, tg target, name string, o instanceOpts) string {
+	t.Helper()
+	createCluster(t, tg.c, name)
+	inst := registerAgentInstance(t, tg.c, name, o)
+	connectAgent(t, tg.endpoint, name, inst, agentOpts{})
+	return inst
+}
+
 func createCluster(t *testing.T, c *ecs.Client, name string) {
 	t.Helper()
 	if _, err := c.CreateCluster(t.Context(), &ecs.CreateClusterInput{ClusterName: aws.String(name)}); err != nil {

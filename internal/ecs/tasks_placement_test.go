@@ -178,9 +178,7 @@ func TestRunTaskClientToken(t *testing.T) {
 	t.Parallel()
 	tg := fromCluster(t)
 	c, ctx := tg.c, t.Context()
-	createCluster(t, c, "tok")
-	inst := registerAgentInstance(t, c, "tok", instanceOpts{})
-	connectAgent(t, tg.endpoint, "tok", inst, agentOpts{})
+	clusterWithInstance(t, tg, "tok", instanceOpts{})
 	registerTD(t, c, webTD("web", 0, 64))
 	in := &ecs.RunTaskInput{Cluster: aws.String("tok"), TaskDefinition: aws.String("web"), Count: aws.Int32(2), ClientToken: aws.String("tok-1")}
 	first, err := c.RunTask(ctx, in)
@@ -216,9 +214,7 @@ func TestRunTaskClientTokenConcurrent(t *testing.T) {
 	t.Parallel()
 	tg := fromCluster(t)
 	c, ctx := tg.c, t.Context()
-	createCluster(t, c, "tokc")
-	inst := registerAgentInstance(t, c, "tokc", instanceOpts{cpu: 8192})
-	connectAgent(t, tg.endpoint, "tokc", inst, agentOpts{})
+	clusterWithInstance(t, tg, "tokc", instanceOpts{cpu: 8192})
 	registerTD(t, c, webTD("web", 0, 16))
 	for round := range 5 {
 		token := fmt.Sprintf("tokc-%d", round)
@@ -257,9 +253,7 @@ func TestRunTaskBigDefinitionsConcurrent(t *testing.T) {
 	t.Parallel()
 	tg := fromCluster(t)
 	c, ctx := tg.c, t.Context()
-	createCluster(t, c, "big")
-	inst := registerAgentInstance(t, c, "big", instanceOpts{cpu: 32768, mem: 8192})
-	connectAgent(t, tg.endpoint, "big", inst, agentOpts{})
+	clusterWithInstance(t, tg, "big", instanceOpts{cpu: 32768, mem: 8192})
 	td := webTD("big", 0, 6)
 	for i := range 200 {
 		td.ContainerDefinitions[0].Environment = append(td.ContainerDefinitions[0].Environment,

@@ -17,9 +17,7 @@ func TestTaskProtection(t *testing.T) {
 	tg := fromCluster(t)
 	c := tg.c
 	ctx := t.Context()
-	createCluster(t, c, "tp")
-	inst := registerAgentInstance(t, c, "tp", instanceOpts{})
-	connectAgent(t, tg.endpoint, "tp", inst, agentOpts{})
+	clusterWithInstance(t, tg, "tp", instanceOpts{})
 	registerTD(t, c, webTD("app", 0, 64))
 	if _, err := c.CreateService(ctx, &ecs.CreateServiceInput{Cluster: aws.String("tp"), ServiceName: aws.String("web"),
 		TaskDefinition: aws.String("app"), DesiredCount: aws.Int32(3)}); err != nil {

@@ -198,9 +198,7 @@ func TestTaskFailedToStart(t *testing.T) {
 	t.Parallel()
 	tg := fromCluster(t)
 	c, ctx := tg.c, t.Context()
-	createCluster(t, c, "fail")
-	inst := registerAgentInstance(t, c, "fail", instanceOpts{})
-	connectAgent(t, tg.endpoint, "fail", inst, agentOpts{})
+	clusterWithInstance(t, tg, "fail", instanceOpts{})
 	registerTD(t, c, webTD("web", 0, 128))
 	run, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("fail"), TaskDefinition: aws.String("web")})
 	if err != nil || len(run.Tasks) != 1 {
@@ -222,9 +220,7 @@ func TestReportsOutOfOrder(t *testing.T) {
 	t.Parallel()
 	tg := fromCluster(t)
 	c, ctx := tg.c, t.Context()
-	createCluster(t, c, "ooo")
-	inst := registerAgentInstance(t, c, "ooo", instanceOpts{})
-	connectAgent(t, tg.endpoint, "ooo", inst, agentOpts{})
+	clusterWithInstance(t, tg, "ooo", instanceOpts{})
 	registerTD(t, c, webTD("web", 0, 128))
 	run, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("ooo"), TaskDefinition: aws.String("web")})
 	if err != nil {
@@ -361,9 +357,7 @@ func TestTasksWaiters(t *testing.T) {
 	t.Parallel()
 	tg := fromCluster(t)
 	c, ctx := tg.c, t.Context()
-	createCluster(t, c, "wait")
-	inst := registerAgentInstance(t, c, "wait", instanceOpts{})
-	connectAgent(t, tg.endpoint, "wait", inst, agentOpts{})
+	clusterWithInstance(t, tg, "wait", instanceOpts{})
 	registerTD(t, c, webTD("web", 0, 64))
 	run, err := c.RunTask(ctx, &ecs.RunTaskInput{Cluster: aws.String("wait"), TaskDefinition: aws.String("web")})
 	if err != nil {

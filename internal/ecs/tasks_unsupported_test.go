@@ -17,9 +17,7 @@ func TestRunTaskUnsupported(t *testing.T) {
 	t.Parallel()
 	tg := fromCluster(t)
 	c, ctx := tg.c, t.Context()
-	createCluster(t, c, "unsup")
-	inst := registerAgentInstance(t, c, "unsup", instanceOpts{cpu: 1024, mem: 1024})
-	connectAgent(t, tg.endpoint, "unsup", inst, agentOpts{})
+	inst := clusterWithInstance(t, tg, "unsup", instanceOpts{cpu: 1024, mem: 1024})
 
 	td := webTD("sec", 0, 256)
 	td.ExecutionRoleArn = aws.String("arn:aws:iam::000000000000:role/exec")
