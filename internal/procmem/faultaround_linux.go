@@ -21,9 +21,10 @@ const (
 	uffdRegisterModeWP = 1 << 1     // UFFDIO_REGISTER_MODE_WP
 )
 
+// faultAround is MapTouchedPagesOnly's one result. The userfaultfd it opens
+// is never closed: closing it would unregister the mappings.
 var faultAround struct {
 	once sync.Once
-	fd   int // held open for the process's life: closing it unregisters
 	n    int64
 	err  error
 }
@@ -91,6 +92,5 @@ func registerExecutable() (int64, error) {
 		}
 		n += int64(m.hi - m.lo)
 	}
-	faultAround.fd = fd
 	return n, nil
 }

@@ -75,12 +75,7 @@ func (st savedTask) MarshalJSON() ([]byte, error) {
 	}
 	b = append(b, `,"arn":`...)
 	b = appendString(b, t.ARN)
-	b = append(b, `,"known":`...)
-	b = appendString(b, t.Known.String())
-	b = append(b, `,"desired":`...)
-	b = appendString(b, t.Desired.String())
-	b = append(b, `,"sent":`...)
-	b = appendString(b, t.Sent.String())
+	b = appendStatuses(b, t.Known.String(), t.Desired.String(), t.Sent.String())
 	b = appendOmitEmpty(b, `,"stopCode":`, t.StopCode)
 	b = appendOmitEmpty(b, `,"stoppedReason":`, t.StoppedReason)
 	b = append(b, `,"containers":`...)
@@ -114,6 +109,17 @@ func (st savedTask) MarshalJSON() ([]byte, error) {
 	return append(b, '}'), nil
 }
 
+// appendStatuses writes the known, desired and sent statuses of a task or
+// a container, as their String forms (what their MarshalJSON writes).
+func appendStatuses(b []byte, known, desired, sent string) []byte {
+	b = append(b, `,"known":`...)
+	b = appendString(b, known)
+	b = append(b, `,"desired":`...)
+	b = appendString(b, desired)
+	b = append(b, `,"sent":`...)
+	return appendString(b, sent)
+}
+
 // appendContainer writes c as encoding/json would (its Def left out).
 func appendContainer(b []byte, c *Container) ([]byte, error) {
 	if c == nil {
@@ -124,12 +130,7 @@ func appendContainer(b []byte, c *Container) ([]byte, error) {
 	if c.Pause {
 		b = append(b, `,"pause":true`...)
 	}
-	b = append(b, `,"known":`...)
-	b = appendString(b, c.Known.String())
-	b = append(b, `,"desired":`...)
-	b = appendString(b, c.Desired.String())
-	b = append(b, `,"sent":`...)
-	b = appendString(b, c.Sent.String())
+	b = appendStatuses(b, c.Known.String(), c.Desired.String(), c.Sent.String())
 	b = appendOmitEmpty(b, `,"runtimeId":`, c.RuntimeID)
 	b = appendOmitEmpty(b, `,"imageId":`, c.ImageID)
 	if c.ExitCode != nil {
