@@ -32,19 +32,9 @@ func TestRunTaskCapacityProviders(t *testing.T) {
 		in.Cluster, in.TaskDefinition = aws.String("cp"), aws.String("cap")
 		return c.RunTask(ctx, in)
 	}
-	// byProvider counts the tasks per provider, checking each task's
-	// provider is its instance's.
 	byProvider := func(out *ecs.RunTaskOutput) map[string]int {
 		t.Helper()
-		n := map[string]int{}
-		for _, tk := range out.Tasks {
-			p := aws.ToString(tk.CapacityProviderName)
-			if want := providerOf[aws.ToString(tk.ContainerInstanceArn)]; p != want {
-				t.Fatalf("task on a %q instance says provider %q", want, p)
-			}
-			n[p]++
-		}
-		return n
+		return countByProvider(t, out.Tasks, providerOf)
 	}
 
 	// base 2 on blue, then weights 1:3: blue 3, green 3 of 6.
@@ -154,4 +144,19 @@ func capacityCluster(t *testing.T, tg target, cluster string, associated []strin
 		arns = append(arns, arn)
 	}
 	return providerOf, arns
+}
+
+// countByProvider counts tasks per capacity provider, checking each task's
+// provider is its instance's (providerOf, by instance ARN).
+func countByProvider(t *testing.T, tasks []types.Task, providerOf map[string]string) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for _, tk := range tasks {
+		p := aws.ToString(tk.CapacityProviderName)
+		if want := providerOf[aws.ToString(tk.ContainerInstanceArn)]; p != want {
+			t.Fatalf("task on a %q instance says provider %q", want, p)
+		}
+		n[p]++
+	}
+	return n
 }

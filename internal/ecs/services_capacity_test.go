@@ -31,22 +31,14 @@ func TestServiceCapacityProviders(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n := map[string]int{}
 		if len(l.TaskArns) == 0 {
-			return n
+			return map[string]int{}
 		}
 		d, err := c.DescribeTasks(ctx, &ecs.DescribeTasksInput{Cluster: aws.String("cps"), Tasks: l.TaskArns})
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, tk := range d.Tasks {
-			p := aws.ToString(tk.CapacityProviderName)
-			if want := providerOf[aws.ToString(tk.ContainerInstanceArn)]; p != want {
-				t.Fatalf("task on a %q instance says provider %q", want, p)
-			}
-			n[p]++
-		}
-		return n
+		return countByProvider(t, d.Tasks, providerOf)
 	}
 	waitSplit := func(service string, want map[string]int) {
 		t.Helper()
